@@ -1,0 +1,111 @@
+package container
+
+// The parent/child protocol of Start (the same shape serves Exec):
+//
+//	parent (stack run, later a shim)              child: stack __stack_init
+//	───────────────────────────────────           ─────────────────────────────
+//	pipe "config", socketpair "sync" (SEQPACKET)
+//	clone(NEWNS|NEWUTS|NEWIPC|NEWPID|NEWCGROUP
+//	      [|NEWNET]) ─────────────────────────────▶ LockOSThread; sync fd CLOEXEC
+//	                                                blocks reading "config"
+//	Cgroup.Enter(pid)      (v1: every hierarchy)
+//	OnCreate(pid)          (network wiring hook)
+//	write config JSON, close ──────────────────────▶ read to EOF = the go signal
+//	                                                mounts, devices, pivot_root,
+//	                                                masks, hostname, rlimits
+//	              ◀─────────────────────────────── [-t] msgConsole + SCM_RIGHTS(pty master)
+//	                                                caps, user, no_new_privs,
+//	                                                seccomp
+//	              ◀─────────────────────────────── msgExec, then execve(entrypoint)
+//	              ◀─────────────────────────────── on failure: msgError{InitError}, exit 1
+//	recv returns EOF: execve closed the sync fd
+//	(close-on-exec) ⇒ the container runs
+//
+// Exec (stack __stack_exec) has one more step in front: the cgo constructor in
+// executor/nsenter joins the container's namespaces and clones (CLONE_PARENT)
+// the process that becomes the exec'd command; it reports that process's PID
+// on the "report" pipe before the parent puts it in the cgroups and writes
+// the config.
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+const (
+	envConfigFD = "_STACK_INIT_CONFIG" // fd of the config pipe (child side)
+	envSyncFD   = "_STACK_INIT_SYNC"   // fd of the sync socket (child side)
+)
+
+type msgType string
+
+const (
+	msgConsole msgType = "console"
+	msgError   msgType = "error"
+	msgExec    msgType = "exec" // sent right before execve
+)
+
+type syncMsg struct {
+	Type  msgType    `json:"type"`
+	Error *InitError `json:"error,omitempty"`
+}
+
+// sendMsg sends one message on the sync socket, with an optional fd.
+func sendMsg(sock int, m syncMsg, fd int) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	var oob []byte
+	if fd >= 0 {
+		oob = unix.UnixRights(fd)
+	}
+	return unix.Sendmsg(sock, b, oob, nil, 0)
+}
+
+// recvMsg reads one message; io.EOF-like (nil, nil) at end of stream.
+func recvMsg(sock int) (*syncMsg, *os.File, error) {
+	buf := make([]byte, 64<<10)
+	oob := make([]byte, unix.CmsgSpace(4))
+	for {
+		n, oobn, _, _, err := unix.Recvmsg(sock, buf, oob, unix.MSG_CMSG_CLOEXEC)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("reading from init: %w", err)
+		}
+		if n == 0 && oobn == 0 {
+			return nil, nil, nil
+		}
+		var f *os.File
+		if oobn > 0 {
+			cms, err := unix.ParseSocketControlMessage(oob[:oobn])
+			if err == nil {
+				for _, cm := range cms {
+					if fds, err := unix.ParseUnixRights(&cm); err == nil {
+						for i, fd := range fds {
+							if i == 0 && f == nil {
+								f = os.NewFile(uintptr(fd), "console")
+							} else {
+								unix.Close(fd)
+							}
+						}
+					}
+				}
+			}
+		}
+		var m syncMsg
+		if err := json.Unmarshal(buf[:n], &m); err != nil {
+			if f != nil {
+				f.Close()
+			}
+			return nil, nil, fmt.Errorf("reading from init: %w", err)
+		}
+		return &m, f, nil
+	}
+}
