@@ -3,4 +3,47 @@
 // overlay mounts returned as data, diffs of a container's upper directory,
 // registries (go-containerregistry) and save/load/import archives. It
 // imports nothing else from stack.
+//
+// # Vocabulary
+//
+// A blob is content named by its sha256 digest under <root>/blobs/sha256.
+// An image is a manifest blob (OCI or docker schema 2) with a config blob and
+// compressed layer blobs; its ID is the config digest, as in docker. A tag
+// (canonical "docker.io/library/busybox:latest") points to a manifest digest.
+// A layer's diffID is the digest of its uncompressed tar; its chain ID (OCI
+// image spec) names the unpacked directory <root>/layers/<chainid>/diff,
+// which is an overlay lowerdir and is shared by every image with the same
+// layers below it. A layer directory is trusted only once its .complete
+// marker exists (written last). An image's content is always complete before
+// a tag or record points to it; removal (Remove, Prune) then GC frees
+// exactly the blobs and layers that no image and no container rootfs uses.
+// "Not found" errors wrap ErrNotFound.
+//
+// # API for the runtime
+//
+//	s, err := layers.Open(root)                        // creates the layout if needed
+//	img, err := s.Image("busybox")                     // *Image: ID, Config (v1.ConfigFile), RepoTags, DiffIDs, ...
+//	r, err := s.PrepareRootfs("busybox", containerID)  // Rootfs{Lower (top first), Upper, Work}
+//	err = layers.MountOverlay(r, target)               // Linux: new mount API, up to 500 layers
+//	...unmount target...
+//	err = s.RemoveRootfs(containerID)                  // removes upper, work, rootfs.json
+//
+// PrepareRootfs puts Upper and Work in <root>/containers/<id>/{upper,work}
+// and records the image in <root>/containers/<id>/rootfs.json. The runtime's
+// own <root>/containers/<id>/config.json may carry "image_id": "sha256:...";
+// Remove refuses (ErrInUse) to delete an image named by either file unless
+// forced, and then only untags it.
+//
+// # API for commit and build
+//
+//	img, err := s.Commit(layers.CommitOptions{Base: "busybox", UpperDir: upper, ...})
+//	info, err := layers.Diff(upperDir, w, layers.DiffOptions{})   // upper dir → tar (whiteouts as .wh.)
+//	err = layers.ApplyChanges(&cfg.Config, []string{`CMD ["sh"]`})
+//
+// # Concurrency
+//
+// Writers of images/db.json hold an flock on images/db.lock; content writers
+// (pull, load, import, commit, PrepareRootfs) hold images/gc.lock shared, GC
+// holds it exclusively. Readers never lock: every metadata file is replaced
+// by an atomic rename.
 package layers

@@ -1,0 +1,159 @@
+package layers
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"hash"
+	"io"
+	"path"
+	"strings"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+)
+
+// UnpackOptions tune Unpack.
+type UnpackOptions struct {
+	// DiffID, when set, is the digest the uncompressed stream must have;
+	// Unpack returns an error wrapping ErrDigestMismatch otherwise.
+	DiffID string
+	// UserXattr marks opaque directories with user.overlay.opaque (for
+	// overlay mounted with userxattr in a user namespace) instead of
+	// trusted.overlay.opaque.
+	UserXattr bool
+}
+
+// UnpackResult describes an unpacked layer.
+type UnpackResult struct {
+	DiffID string // digest of the uncompressed tar stream
+	Size   int64  // bytes of regular file content written
+}
+
+// Compression is a layer stream's compression.
+type Compression int
+
+// The compressions Unpack detects from the stream's first bytes.
+const (
+	Uncompressed Compression = iota
+	Gzip
+	Zstd
+)
+
+func (c Compression) String() string {
+	return [...]string{"uncompressed", "gzip", "zstd"}[c]
+}
+
+// DetectCompression peeks at the first bytes of br.
+func DetectCompression(br *bufio.Reader) Compression {
+	b, _ := br.Peek(4)
+	switch {
+	case bytes.HasPrefix(b, []byte{0x1f, 0x8b}):
+		return Gzip
+	case bytes.HasPrefix(b, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+		return Zstd
+	}
+	return Uncompressed
+}
+
+// Decompress returns the uncompressed stream of r, whatever its compression.
+func Decompress(r io.Reader) (io.ReadCloser, Compression, error) {
+	br := bufio.NewReaderSize(r, 256<<10)
+	c := DetectCompression(br)
+	switch c {
+	case Gzip:
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, c, fmt.Errorf("reading gzip stream: %w", err)
+		}
+		return zr, c, nil
+	case Zstd:
+		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
+		if err != nil {
+			return nil, c, fmt.Errorf("reading zstd stream: %w", err)
+		}
+		return zr.IOReadCloser(), c, nil
+	}
+	return io.NopCloser(br), c, nil
+}
+
+// hashingReader hashes everything read through it.
+type hashingReader struct {
+	r io.Reader
+	h hash.Hash
+	n int64
+}
+
+func newHashingReader(r io.Reader) *hashingReader { return &hashingReader{r: r, h: sha256.New()} }
+
+func (hr *hashingReader) Read(p []byte) (int, error) {
+	n, err := hr.r.Read(p)
+	hr.h.Write(p[:n])
+	hr.n += int64(n)
+	return n, err
+}
+
+func (hr *hashingReader) digest() string { return "sha256:" + hex.EncodeToString(hr.h.Sum(nil)) }
+
+// Unpack extracts a layer (gzip, zstd or plain tar) into dir, an existing
+// empty directory. OCI whiteouts become overlay whiteouts: `.wh.NAME` a 0:0
+// character device NAME, `.wh..wh..opq` the opaque xattr on its directory.
+// No entry can create or change anything outside dir, whatever its name,
+// link target or the symlinks earlier entries made. The uncompressed stream
+// is hashed as it is read and checked against opts.DiffID.
+//
+// Unpack is not atomic by itself: the store unpacks into a temp directory
+// and renames it into place.
+func Unpack(r io.Reader, dir string, opts UnpackOptions) (UnpackResult, error) {
+	rc, _, err := Decompress(r)
+	if err != nil {
+		return UnpackResult{}, err
+	}
+	defer rc.Close()
+	hr := newHashingReader(rc)
+	u, err := newUnpacker(dir, opts)
+	if err != nil {
+		return UnpackResult{}, err
+	}
+	defer u.close()
+	tr := tar.NewReader(hr)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return UnpackResult{}, fmt.Errorf("reading layer tar: %w", err)
+		}
+		if err := u.entry(hdr, tr); err != nil {
+			return UnpackResult{}, fmt.Errorf("unpacking %q: %w", hdr.Name, err)
+		}
+	}
+	// The diffID covers the whole stream, padding after the end marker included.
+	if _, err := io.Copy(io.Discard, hr); err != nil {
+		return UnpackResult{}, fmt.Errorf("reading layer tar: %w", err)
+	}
+	if err := u.finish(); err != nil {
+		return UnpackResult{}, err
+	}
+	got := hr.digest()
+	if opts.DiffID != "" && got != opts.DiffID {
+		return UnpackResult{}, fmt.Errorf("layer %s: uncompressed content hashes to %s: %w", opts.DiffID, got, ErrDigestMismatch)
+	}
+	return UnpackResult{DiffID: got, Size: u.size}, nil
+}
+
+// cleanName makes a tar entry name relative and free of "..": "/a/../../b"
+// becomes "b". The empty string is the layer root.
+func cleanName(n string) string {
+	c := path.Clean("/" + n)
+	return strings.TrimPrefix(c, "/")
+}
+
+const (
+	whiteoutPrefix = ".wh."
+	whiteoutOpaque = ".wh..wh..opq"
+)

@@ -1,0 +1,404 @@
+package layers
+
+import (
+	"archive/tar"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+type dirTime struct {
+	path  string
+	mtime time.Time
+	atime time.Time
+}
+
+// unpacker applies tar entries under root. It keeps the set of directories
+// it made itself (never symlinks), so most entries need no path resolution.
+type unpacker struct {
+	root     string
+	opts     UnpackOptions
+	dirs     map[string]bool // relative paths known to be real directories
+	dirTimes []dirTime
+	root0    bool // running as root: chown, mknod, trusted xattrs
+	size     int64
+	buf      []byte
+}
+
+func newUnpacker(root string, opts UnpackOptions) (*unpacker, error) {
+	fi, err := os.Lstat(root)
+	if err != nil {
+		return nil, fmt.Errorf("unpacking layer: %w", err)
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("unpacking layer: %s is not a directory", root)
+	}
+	return &unpacker{root: root, opts: opts, dirs: map[string]bool{"": true}, root0: os.Geteuid() == 0,
+		buf: make([]byte, 256<<10)}, nil
+}
+
+func (u *unpacker) close() {}
+
+func (u *unpacker) opaqueXattr() string {
+	if u.opts.UserXattr {
+		return "user.overlay.opaque"
+	}
+	return "trusted.overlay.opaque"
+}
+
+// safeName cleans a tar name; a name that climbs above the root is refused.
+func safeName(n string) (string, error) {
+	c := path.Clean(n)
+	c = strings.TrimPrefix(c, "/")
+	if c == ".." || strings.HasPrefix(c, "../") {
+		return "", fmt.Errorf("%q: %w", n, ErrUnsafePath)
+	}
+	if c == "." {
+		c = ""
+	}
+	return c, nil
+}
+
+// resolveDir returns the host path of the directory rel (relative to the
+// root), creating missing directories. Symlinks that earlier entries made
+// are followed only while they stay inside the root: an absolute target or
+// one that climbs above the root is refused.
+func (u *unpacker) resolveDir(rel string) (string, error) {
+	rel = strings.TrimSuffix(rel, "/")
+	if u.dirs[rel] {
+		return filepath.Join(u.root, rel), nil
+	}
+	parts := strings.Split(rel, "/")
+	cur := ""
+	links := 0
+	for len(parts) > 0 {
+		p := parts[0]
+		parts = parts[1:]
+		if p == "" || p == "." {
+			continue
+		}
+		if p == ".." {
+			if cur == "" {
+				return "", fmt.Errorf("%q: %w", rel, ErrUnsafePath)
+			}
+			cur = path.Dir(cur)
+			if cur == "." {
+				cur = ""
+			}
+			continue
+		}
+		next := path.Join(cur, p)
+		if u.dirs[next] {
+			cur = next
+			continue
+		}
+		hp := filepath.Join(u.root, next)
+		fi, err := os.Lstat(hp)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			if err := os.Mkdir(hp, 0o755); err != nil {
+				return "", err
+			}
+			u.dirs[next] = true
+			cur = next
+		case err != nil:
+			return "", err
+		case fi.IsDir():
+			u.dirs[next] = true
+			cur = next
+		case fi.Mode()&fs.ModeSymlink != 0:
+			links++
+			if links > 40 {
+				return "", fmt.Errorf("%q: too many levels of symbolic links", rel)
+			}
+			target, err := os.Readlink(hp)
+			if err != nil {
+				return "", err
+			}
+			if path.IsAbs(target) {
+				return "", fmt.Errorf("%q goes through symlink %q -> %q: %w", rel, next, target, ErrUnsafePath)
+			}
+			// Resolve the target relative to the link's directory, lexically first.
+			joined := path.Join(cur, target)
+			if joined == ".." || strings.HasPrefix(joined, "../") {
+				return "", fmt.Errorf("%q goes through symlink %q -> %q: %w", rel, next, target, ErrUnsafePath)
+			}
+			parts = append(strings.Split(target, "/"), parts...)
+		default:
+			return "", fmt.Errorf("%q: %s is not a directory", rel, next)
+		}
+	}
+	return filepath.Join(u.root, cur), nil
+}
+
+// forget drops rel and everything under it from the directory cache.
+func (u *unpacker) forget(rel string) {
+	for d := range u.dirs {
+		if d == rel || strings.HasPrefix(d, rel+"/") {
+			delete(u.dirs, d)
+		}
+	}
+	u.dirs[""] = true
+}
+
+// remove deletes an existing entry at p (relative rel) before it is replaced.
+func (u *unpacker) remove(p, rel string) error {
+	fi, err := os.Lstat(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if fi.IsDir() {
+		u.forget(rel)
+		return os.RemoveAll(p)
+	}
+	return os.Remove(p)
+}
+
+func (u *unpacker) entry(hdr *tar.Header, r io.Reader) error {
+	rel, err := safeName(hdr.Name)
+	if err != nil {
+		return err
+	}
+	dir, base := path.Split(rel)
+	if strings.HasPrefix(base, whiteoutPrefix) {
+		return u.whiteout(dir, base)
+	}
+	if rel == "" {
+		if hdr.Typeflag != tar.TypeDir {
+			return fmt.Errorf("the layer root must be a directory")
+		}
+		return u.meta(u.root, hdr, true)
+	}
+	parent, err := u.resolveDir(dir)
+	if err != nil {
+		return err
+	}
+	p := filepath.Join(parent, base)
+	// The cache only holds paths reached without symlinks.
+	direct := parent == filepath.Join(u.root, strings.TrimSuffix(dir, "/"))
+	switch hdr.Typeflag {
+	case tar.TypeDir:
+		fi, err := os.Lstat(p)
+		if err == nil && !fi.IsDir() {
+			if err := os.Remove(p); err != nil {
+				return err
+			}
+			err = fs.ErrNotExist
+		}
+		if err != nil {
+			if !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+			if err := os.Mkdir(p, 0o700); err != nil {
+				return err
+			}
+		}
+		if direct {
+			u.dirs[rel] = true
+		}
+		return u.meta(p, hdr, true)
+	case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse:
+		return u.regular(p, rel, hdr, r)
+	case tar.TypeSymlink:
+		if err := u.remove(p, rel); err != nil {
+			return err
+		}
+		if err := os.Symlink(hdr.Linkname, p); err != nil {
+			return err
+		}
+		return u.meta(p, hdr, false)
+	case tar.TypeLink:
+		trel, err := safeName(hdr.Linkname)
+		if err != nil {
+			return fmt.Errorf("hard link target %w", err)
+		}
+		tdir, tbase := path.Split(trel)
+		tparent, err := u.resolveDir(tdir)
+		if err != nil {
+			return fmt.Errorf("hard link target: %w", err)
+		}
+		target := filepath.Join(tparent, tbase)
+		fi, err := os.Lstat(target)
+		if err != nil {
+			return fmt.Errorf("hard link target: %w", err)
+		}
+		if fi.IsDir() {
+			return fmt.Errorf("hard link target %q is a directory", hdr.Linkname)
+		}
+		if target == p {
+			return nil
+		}
+		if err := u.remove(p, rel); err != nil {
+			return err
+		}
+		return os.Link(target, p)
+	case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
+		if err := u.remove(p, rel); err != nil {
+			return err
+		}
+		mode := uint32(hdr.Mode & 0o7777)
+		switch hdr.Typeflag {
+		case tar.TypeChar:
+			mode |= unix.S_IFCHR
+		case tar.TypeBlock:
+			mode |= unix.S_IFBLK
+		default:
+			mode |= unix.S_IFIFO
+		}
+		dev := unix.Mkdev(uint32(hdr.Devmajor), uint32(hdr.Devminor))
+		if err := unix.Mknod(p, mode, int(dev)); err != nil {
+			return &os.PathError{Op: "mknod", Path: p, Err: err}
+		}
+		return u.meta(p, hdr, false)
+	case tar.TypeXGlobalHeader:
+		return nil
+	}
+	return fmt.Errorf("unsupported tar entry type %q", hdr.Typeflag)
+}
+
+func (u *unpacker) regular(p, rel string, hdr *tar.Header, r io.Reader) error {
+	flags := unix.O_WRONLY | unix.O_CREAT | unix.O_EXCL | unix.O_NOFOLLOW | unix.O_CLOEXEC
+	fd, err := unix.Open(p, flags, 0o600)
+	if err == unix.EEXIST {
+		if err := u.remove(p, rel); err != nil {
+			return err
+		}
+		fd, err = unix.Open(p, flags, 0o600)
+	}
+	if err != nil {
+		return &os.PathError{Op: "create", Path: p, Err: err}
+	}
+	f := os.NewFile(uintptr(fd), p)
+	n, err := io.CopyBuffer(fileWriter{f}, r, u.buf)
+	u.size += n
+	if err != nil {
+		f.Close()
+		return err
+	}
+	if u.root0 {
+		if err := unix.Fchown(fd, hdr.Uid, hdr.Gid); err != nil {
+			f.Close()
+			return &os.PathError{Op: "chown", Path: p, Err: err}
+		}
+	}
+	if err := u.xattrs(p, hdr); err != nil {
+		f.Close()
+		return err
+	}
+	if err := unix.Fchmod(fd, uint32(hdr.Mode&0o7777)); err != nil {
+		f.Close()
+		return &os.PathError{Op: "chmod", Path: p, Err: err}
+	}
+	ts := []unix.Timespec{unix.NsecToTimespec(atime(hdr).UnixNano()), unix.NsecToTimespec(hdr.ModTime.UnixNano())}
+	if err := unix.UtimesNanoAt(unix.AT_FDCWD, p, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		f.Close()
+		return &os.PathError{Op: "utimensat", Path: p, Err: err}
+	}
+	return f.Close()
+}
+
+// fileWriter hides *os.File's ReadFrom so CopyBuffer uses our buffer.
+type fileWriter struct{ f *os.File }
+
+func (w fileWriter) Write(b []byte) (int, error) { return w.f.Write(b) }
+
+func atime(hdr *tar.Header) time.Time {
+	if hdr.AccessTime.IsZero() {
+		return hdr.ModTime
+	}
+	return hdr.AccessTime
+}
+
+func (u *unpacker) xattrs(p string, hdr *tar.Header) error {
+	for k, v := range hdr.PAXRecords {
+		name, ok := strings.CutPrefix(k, "SCHILY.xattr.")
+		if !ok {
+			continue
+		}
+		// A layer may not forge overlay metadata (redirects, metacopy...).
+		if strings.HasPrefix(name, "trusted.overlay.") || strings.HasPrefix(name, "user.overlay.") {
+			continue
+		}
+		if !u.root0 && strings.HasPrefix(name, "trusted.") {
+			continue
+		}
+		if err := unix.Lsetxattr(p, name, []byte(v), 0); err != nil {
+			return &os.PathError{Op: "setxattr " + name, Path: p, Err: err}
+		}
+	}
+	return nil
+}
+
+// meta applies owner, xattrs, mode and times (directory times at the end).
+func (u *unpacker) meta(p string, hdr *tar.Header, isDir bool) error {
+	if u.root0 {
+		if err := unix.Lchown(p, hdr.Uid, hdr.Gid); err != nil {
+			return &os.PathError{Op: "chown", Path: p, Err: err}
+		}
+	}
+	if err := u.xattrs(p, hdr); err != nil {
+		return err
+	}
+	if hdr.Typeflag != tar.TypeSymlink {
+		if err := unix.Fchmodat(unix.AT_FDCWD, p, uint32(hdr.Mode&0o7777), 0); err != nil {
+			return &os.PathError{Op: "chmod", Path: p, Err: err}
+		}
+	}
+	if isDir {
+		u.dirTimes = append(u.dirTimes, dirTime{p, hdr.ModTime, atime(hdr)})
+		return nil
+	}
+	ts := []unix.Timespec{unix.NsecToTimespec(atime(hdr).UnixNano()), unix.NsecToTimespec(hdr.ModTime.UnixNano())}
+	if err := unix.UtimesNanoAt(unix.AT_FDCWD, p, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return &os.PathError{Op: "utimensat", Path: p, Err: err}
+	}
+	return nil
+}
+
+func (u *unpacker) whiteout(dir, base string) error {
+	parent, err := u.resolveDir(dir)
+	if err != nil {
+		return err
+	}
+	if base == whiteoutOpaque {
+		if err := unix.Lsetxattr(parent, u.opaqueXattr(), []byte("y"), 0); err != nil {
+			return &os.PathError{Op: "setxattr " + u.opaqueXattr(), Path: parent, Err: err}
+		}
+		return nil
+	}
+	name := strings.TrimPrefix(base, whiteoutPrefix)
+	if name == "" || name == "." || name == ".." || strings.HasPrefix(name, whiteoutPrefix) {
+		return fmt.Errorf("invalid whiteout %q", base)
+	}
+	p := filepath.Join(parent, name)
+	if err := u.remove(p, path.Join(dir, name)); err != nil {
+		return err
+	}
+	if err := unix.Mknod(p, unix.S_IFCHR, 0); err != nil {
+		return &os.PathError{Op: "mknod whiteout", Path: p, Err: err}
+	}
+	return nil
+}
+
+// finish sets directory times, deepest last-made first, after all children exist.
+func (u *unpacker) finish() error {
+	for i := len(u.dirTimes) - 1; i >= 0; i-- {
+		d := u.dirTimes[i]
+		ts := []unix.Timespec{unix.NsecToTimespec(d.atime.UnixNano()), unix.NsecToTimespec(d.mtime.UnixNano())}
+		if err := unix.UtimesNanoAt(unix.AT_FDCWD, d.path, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil && !errors.Is(err, unix.ENOENT) {
+			return &os.PathError{Op: "utimensat", Path: d.path, Err: err}
+		}
+	}
+	return nil
+}
