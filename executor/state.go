@@ -53,7 +53,7 @@ type ImageRecord struct {
 
 // Container states as recorded by the executor.
 const (
-	StateCreated  = "created"  // made, not started yet (an interrupted up leaves this)
+	StateCreated  = "created" // made, not started yet (an interrupted up leaves this)
 	StateRunning  = "running"
 	StateExited   = "exited"
 	StateRemoving = "removing" // teardown began
