@@ -211,3 +211,36 @@ func TestImagesSorted(t *testing.T) {
 		t.Error(diff)
 	}
 }
+
+// TestPartialLayerNotTrusted: a layer dir without its marker (a killed
+// unpack) is never used, and the next unpack replaces it; a failed unpack
+// leaves nothing in the store.
+func TestPartialLayerNotTrusted(t *testing.T) {
+	s := openTestStore(t)
+	tb := mkTar(t, tent{name: "f", body: "good"})
+	chain := digestOf(tb)
+	partial := filepath.Join(s.layerDir(chain), "diff")
+	if err := os.MkdirAll(partial, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(partial, "f"), []byte("half"), 0o644)
+	if s.HasLayer(chain) {
+		t.Fatal("layer without marker trusted")
+	}
+	unlock, _ := s.ingest()
+	// A stream that breaks halfway fails and publishes nothing.
+	bad := gz(t, tb)
+	if err := s.unpackLayer(chain, "", chain, bytes.NewReader(bad[:len(bad)/2])); err == nil {
+		t.Fatal("truncated layer accepted")
+	}
+	if s.HasLayer(chain) || countDir(t, filepath.Join(s.Root(), "tmp")) != 0 {
+		t.Fatal("failed unpack left a trusted layer or temp files")
+	}
+	if err := s.unpackLayer(chain, "", chain, bytes.NewReader(bad)); err != nil {
+		t.Fatal(err)
+	}
+	unlock()
+	if b, _ := os.ReadFile(filepath.Join(s.LayerDir(chain), "f")); string(b) != "good" {
+		t.Fatalf("f = %q", b)
+	}
+}
