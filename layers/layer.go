@@ -111,3 +111,12 @@ func syncfs(dir string) error {
 }
 
 func trimSHA(d string) string { return strings.TrimPrefix(d, "sha256:") }
+
+// LayerSize is the unpacked size of a layer, 0 if unknown.
+func (s *Store) LayerSize(chainID string) int64 {
+	mk, err := s.layerMarker(chainID)
+	if err != nil {
+		return 0
+	}
+	return mk.Size
+}
