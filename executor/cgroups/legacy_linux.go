@@ -208,4 +208,3 @@ func (c *legacy) OOMKills() (int, error) {
 	}
 	return n, nil
 }
-

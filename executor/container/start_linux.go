@@ -166,4 +166,3 @@ func startChild(cmd *exec.Cmd, cfgJSON []byte, cg Joiner, onCreate func(int) err
 	}
 	return p, nil
 }
-
