@@ -69,3 +69,10 @@ func SortDiagnostics(ds []Diagnostic) {
 		return ds[i].Path < ds[j].Path
 	})
 }
+
+// ErrInvalidName is returned for a project name that is not valid.
+var ErrInvalidName = errors.New("invalid project name")
+
+// ErrNoService is returned when a service named on the command line is not
+// in the stack file.
+var ErrNoService = errors.New("no such service")

@@ -1,0 +1,146 @@
+package spec
+
+import (
+	"fmt"
+	"strings"
+)
+
+// envLine is one assignment of an env file.
+type envLine struct {
+	key, value string
+	line       int
+	set        bool // false for a bare KEY (pass-through from the environment)
+}
+
+// parseDotenv parses the env file format compose accepts: KEY=VALUE lines,
+// `#` comments, blank lines, an optional `export ` prefix, values in single
+// quotes (literal), double quotes (escapes \n \t \" \\ and $ interpolation,
+// may span lines) or unquoted (trimmed, ` #` starts a comment,
+// interpolated). raw turns all of that off: everything after the first `=`
+// is the value. interp, when not nil, expands variables in a value; it sees
+// the assignments made earlier in the file.
+func parseDotenv(data string, raw bool, interp func(s string, line int) (string, error)) ([]envLine, error) {
+	var out []envLine
+	lines := strings.Split(strings.ReplaceAll(data, "\r\n", "\n"), "\n")
+	for i := 0; i < len(lines); i++ {
+		lineNo := i + 1
+		l := lines[i]
+		if raw {
+			if strings.TrimSpace(l) == "" || strings.HasPrefix(strings.TrimSpace(l), "#") {
+				continue
+			}
+			k, v, ok := strings.Cut(l, "=")
+			if !ok {
+				out = append(out, envLine{key: strings.TrimSpace(k), line: lineNo})
+				continue
+			}
+			out = append(out, envLine{key: strings.TrimSpace(k), value: v, line: lineNo, set: true})
+			continue
+		}
+		t := strings.TrimSpace(l)
+		if t == "" || t[0] == '#' {
+			continue
+		}
+		t = strings.TrimPrefix(t, "export ")
+		k, v, ok := strings.Cut(t, "=")
+		k = strings.TrimSpace(k)
+		if !validEnvName(k) {
+			return nil, fmt.Errorf("line %d: %q is not a valid variable name", lineNo, k)
+		}
+		if !ok {
+			out = append(out, envLine{key: k, line: lineNo})
+			continue
+		}
+		v = strings.TrimLeft(v, " \t")
+		switch {
+		case strings.HasPrefix(v, "'"):
+			end := strings.IndexByte(v[1:], '\'')
+			for end < 0 && i+1 < len(lines) {
+				i++
+				v += "\n" + lines[i]
+				end = strings.IndexByte(v[1:], '\'')
+			}
+			if end < 0 {
+				return nil, fmt.Errorf("line %d: unterminated single-quoted value", lineNo)
+			}
+			v = v[1 : end+1]
+		case strings.HasPrefix(v, `"`):
+			val, rest, ok := unquoteDouble(v[1:])
+			for !ok && i+1 < len(lines) {
+				i++
+				v += "\n" + lines[i]
+				val, rest, ok = unquoteDouble(v[1:])
+			}
+			if !ok {
+				return nil, fmt.Errorf("line %d: unterminated double-quoted value", lineNo)
+			}
+			_ = rest
+			v = val
+			if interp != nil {
+				var err error
+				if v, err = interp(v, lineNo); err != nil {
+					return nil, fmt.Errorf("line %d: %w", lineNo, err)
+				}
+			}
+		default:
+			if j := strings.Index(v, " #"); j >= 0 {
+				v = v[:j]
+			}
+			v = strings.TrimSpace(v)
+			if interp != nil {
+				var err error
+				if v, err = interp(v, lineNo); err != nil {
+					return nil, fmt.Errorf("line %d: %w", lineNo, err)
+				}
+			}
+		}
+		out = append(out, envLine{key: k, value: v, line: lineNo, set: true})
+	}
+	return out, nil
+}
+
+// unquoteDouble reads a double-quoted value up to its closing quote.
+func unquoteDouble(s string) (val, rest string, ok bool) {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"':
+			return b.String(), s[i+1:], true
+		case c == '\\' && i+1 < len(s):
+			i++
+			switch s[i] {
+			case 'n':
+				b.WriteByte('\n')
+			case 't':
+				b.WriteByte('\t')
+			case 'r':
+				b.WriteByte('\r')
+			case '"', '\\':
+				b.WriteByte(s[i])
+			case '$':
+				b.WriteString("$$")
+			default:
+				b.WriteByte('\\')
+				b.WriteByte(s[i])
+			}
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return "", "", false
+}
+
+func validEnvName(k string) bool {
+	if k == "" {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && (c >= '0' && c <= '9' || c == '.' || c == '-') {
+			continue
+		}
+		return false
+	}
+	return true
+}
