@@ -1376,7 +1376,7 @@ func (d *decoder) mounts(s *Service, info *svcInfo, v *node, p string) {
 		}
 		for i, prev := range s.Volumes {
 			if prev.Target == m.Target {
-				d.errf(it, ip, "target %s is already mounted by %s", m.Target, info.mounts[i].pos)
+				d.errf(it, ip, "target %s is already mounted by the item on line %d", m.Target, info.mounts[i].pos.Line)
 				return
 			}
 		}

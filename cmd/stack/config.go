@@ -1,0 +1,137 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+
+	"github.com/spf13/cobra"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/stack-dev/stack/spec"
+)
+
+type configOptions struct {
+	format   string
+	services bool
+}
+
+func init() { registerCommand(newConfigCommand) }
+
+func newConfigCommand() *cobra.Command {
+	var opts configOptions
+	cmd := &cobra.Command{
+		Use:   "config [SERVICE...]",
+		Short: "Validate the stack file and print its canonical form",
+		Long: `Config loads the stack file(s) as every other command does (discovery, -f
+merging, include, extends, profiles, interpolation) and prints the canonical
+model stack works from: YAML by default, JSON with --format json. The output
+is deterministic: the same input always prints the same bytes.
+
+Every problem in the file(s) is printed to stderr, one per line, with its
+file:line:col and YAML path; the exit status is then 1. Warnings (unset
+variables, obsolete keys, fields ignored under --loose) go to stderr too.
+
+Naming services enables their profiles. --services prints only the names of
+the enabled services, one per line.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runConfig(cmd, args, opts)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.format, "format", "yaml", "output format: yaml or json")
+	f.BoolVar(&opts.services, "services", false, "print the service names, one per line")
+	return cmd
+}
+
+func runConfig(cmd *cobra.Command, args []string, opts configOptions) error {
+	if opts.format != "yaml" && opts.format != "json" {
+		return fmt.Errorf("--format %q: want yaml or json", opts.format)
+	}
+	stderr := cmd.ErrOrStderr()
+	st, err := spec.Load(spec.LoadOptions{
+		Files:       global.files,
+		ProjectDir:  global.projectDir,
+		ProjectName: global.projectName,
+		Profiles:    global.profiles,
+		Services:    args,
+		EnvFiles:    global.envFiles,
+		Loose:       global.loose,
+	})
+	var serr *spec.Error
+	if errors.As(err, &serr) {
+		errs := 0
+		for _, d := range serr.Diagnostics {
+			fmt.Fprintln(stderr, d)
+			if d.Severity == spec.SevError {
+				errs++
+			}
+		}
+		return &exitError{code: 1, err: fmt.Errorf("the stack file has %d error(s)", errs)}
+	}
+	if err != nil {
+		return err
+	}
+	for _, w := range st.Warnings {
+		fmt.Fprintln(stderr, w)
+	}
+	out := cmd.OutOrStdout()
+	if opts.services {
+		for _, name := range sortedServiceNames(st) {
+			fmt.Fprintln(out, name)
+		}
+		return nil
+	}
+	return writeCanonical(out, st, opts.format)
+}
+
+func sortedServiceNames(st *spec.Stack) []string {
+	names := make([]string, 0, len(st.Services))
+	for n := range st.Services {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// writeCanonical prints the stack's canonical JSON, or the same document as
+// YAML (the keys in the same, sorted order).
+func writeCanonical(w io.Writer, st *spec.Stack, format string) error {
+	data, err := json.Marshal(st)
+	if err != nil {
+		return fmt.Errorf("encoding stack %s: %w", st.Name, err)
+	}
+	if format == "json" {
+		var buf bytes.Buffer
+		if err := json.Indent(&buf, data, "", "  "); err != nil {
+			return fmt.Errorf("encoding stack %s: %w", st.Name, err)
+		}
+		buf.WriteByte('\n')
+		_, err := w.Write(buf.Bytes())
+		return err
+	}
+	// JSON is YAML: parsing it into a node keeps the key order.
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return fmt.Errorf("converting stack %s to YAML: %w", st.Name, err)
+	}
+	plainStyle(&doc)
+	enc := yaml.NewEncoder(w)
+	enc.SetIndent(2)
+	if err := enc.Encode(&doc); err != nil {
+		return fmt.Errorf("writing stack %s: %w", st.Name, err)
+	}
+	return enc.Close()
+}
+
+// plainStyle drops the JSON flow and quoting styles so the YAML reads as
+// block YAML (the encoder quotes where it must).
+func plainStyle(n *yaml.Node) {
+	n.Style = 0
+	for _, c := range n.Content {
+		plainStyle(c)
+	}
+}
