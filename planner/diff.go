@@ -520,7 +520,7 @@ func (d *differ) decideImage(n *node) []*Step {
 	}
 	for _, dep := range n.deps {
 		if how := d.recreated(dep); how != "" {
-			return []*Step{{Action: Replace, Operation: op, Resource: id, Reason: strings.TrimPrefix(dep, kindImage+"/") + " " + imageVerb(d, dep), Pos: pos}}
+			return []*Step{{Action: Replace, Operation: op, Resource: id, Reason: "image " + strings.TrimPrefix(dep, kindImage+"/") + " " + imageVerb(d, dep), Pos: pos}}
 		}
 	}
 	return nil

@@ -444,3 +444,35 @@ containers:
 		t.Errorf("empty document: %v", err)
 	}
 }
+
+func TestDiffJSON(t *testing.T) {
+	for _, tc := range []struct {
+		name, before, after string
+		want                []string
+	}{
+		{"equal", `{"a":1,"b":[1,2]}`, `{"b":[1,2],"a":1}`, nil},
+		{"null is absent", `{"a":null}`, `{}`, nil},
+		{"scalar", `{"a":1}`, `{"a":2}`, []string{"~ a: 1 → 2"}},
+		{"list whole", `{"c":["a"]}`, `{"c":["b"]}`, []string{`~ c: ["a"] → ["b"]`}},
+		{"nested", `{"r":{"m":1,"n":2}}`, `{"r":{"m":1}}`, []string{"- r.n: 2"}},
+		{"object added key by key", `{}`, `{"r":{"m":1,"n":{"x":"<y>"}}}`, []string{"+ r.m: 1", `+ r.n.x: "<y>"`}},
+		{"empty object is a value", `{"networks":{"a":{}}}`, `{}`, []string{"- networks.a: {}"}},
+		{"list of objects by index", `{"p":[{"a":1},{"a":2}]}`, `{"p":[{"a":1},{"a":3}]}`, []string{"~ p[1].a: 2 → 3"}},
+		{"list of objects resized", `{"p":[{"a":1}]}`, `{"p":[{"a":1},{"a":3}]}`, []string{`~ p: [{"a":1}] → [{"a":1},{"a":3}]`}},
+		{"odd key", `{"env":{"a.b":"1"}}`, `{"env":{"a.b":"2"}}`, []string{`~ env["a.b"]: "1" → "2"`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			changes, err := diffJSON([]byte(tc.before), []byte(tc.after))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, c := range changes {
+				got = append(got, changeLine(c, func(_, s string) string { return s }))
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -38,12 +38,13 @@ func decodeJSON(data []byte, v *any) error {
 func diffValue(path string, b, a any, out *[]Change) {
 	bm, bok := b.(map[string]any)
 	am, aok := a.(map[string]any)
-	// An object against an absent value is compared key by key, so that
-	// each added or removed key is its own line.
-	if bok && a == nil {
+	// A non-empty object against an absent value is compared key by key,
+	// so that each added or removed key is its own line. An empty object
+	// is a value of its own ("networks.front: {}" attaches to front).
+	if bok && a == nil && len(bm) > 0 {
 		am, aok = map[string]any{}, true
 	}
-	if aok && b == nil {
+	if aok && b == nil && len(am) > 0 {
 		bm, bok = map[string]any{}, true
 	}
 	if bok && aok {
