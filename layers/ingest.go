@@ -123,6 +123,11 @@ func (s *Store) addLayer(r io.Reader, parentChain string) (LayerInfo, error) {
 // writeImage stores config and an OCI manifest for layers and returns the
 // manifest digest. The caller holds the ingest lock.
 func (s *Store) writeImage(cfg *v1.ConfigFile, layers []v1.Descriptor) (string, error) {
+	return s.writeImageAs(cfg, layers, types.OCIManifestSchema1)
+}
+
+// writeImageAs writes an OCI or docker schema 2 manifest.
+func (s *Store) writeImageAs(cfg *v1.ConfigFile, layers []v1.Descriptor, mediaType types.MediaType) (string, error) {
 	craw, err := json.Marshal(cfg)
 	if err != nil {
 		return "", fmt.Errorf("encoding image config: %w", err)
@@ -132,10 +137,14 @@ func (s *Store) writeImage(cfg *v1.ConfigFile, layers []v1.Descriptor) (string, 
 		return "", err
 	}
 	ch, _ := v1.NewHash(cd)
+	configType := types.OCIConfigJSON
+	if mediaType == types.DockerManifestSchema2 {
+		configType = types.DockerConfigJSON
+	}
 	m := v1.Manifest{
 		SchemaVersion: 2,
-		MediaType:     types.OCIManifestSchema1,
-		Config:        v1.Descriptor{MediaType: types.OCIConfigJSON, Digest: ch, Size: int64(len(craw))},
+		MediaType:     mediaType,
+		Config:        v1.Descriptor{MediaType: configType, Digest: ch, Size: int64(len(craw))},
 		Layers:        layers,
 	}
 	if m.Layers == nil {

@@ -9,8 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-
-	"golang.org/x/sys/unix"
 )
 
 const markerName = ".complete"
@@ -99,15 +97,6 @@ func (s *Store) publishLayer(tmp string, mk layerMarker) error {
 		return fmt.Errorf("publishing layer %s: %w", mk.ChainID, err)
 	}
 	return nil
-}
-
-func syncfs(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return unix.Syncfs(int(f.Fd()))
 }
 
 func trimSHA(d string) string { return strings.TrimPrefix(d, "sha256:") }

@@ -402,3 +402,13 @@ func (u *unpacker) finish() error {
 	}
 	return nil
 }
+
+// syncfs flushes the filesystem holding dir.
+func syncfs(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return unix.Syncfs(int(f.Fd()))
+}
