@@ -107,6 +107,9 @@ func (d *decoder) object(n *node, path string, sc *schema, fn func(key string, k
 			d.errf(k, p, "unknown key%s", validList(key, sc.names))
 			continue
 		}
+		if n.vals[i].invalid {
+			continue
+		}
 		fn(key, k, n.vals[i], p)
 	}
 	return true
@@ -140,7 +143,7 @@ func validList(key string, names []string) string {
 func suggest(key string, names []string) string {
 	best, bestD := "", 1<<30
 	for _, n := range names {
-		dist := levenshtein(strings.ToLower(key), n)
+		dist := levenshtein(strings.ToLower(key), strings.ToLower(n))
 		if dist < bestD {
 			best, bestD = n, dist
 		}

@@ -213,9 +213,7 @@ func (l *loader) load() (*Stack, error) {
 		}
 		d := &decoder{l: l, st: st}
 		d.decodeTop(root)
-		if !l.hasErrors() {
-			d.validate()
-		}
+		d.validate()
 	}
 	return l.finish(st)
 }
@@ -280,6 +278,7 @@ func (l *loader) interpolate(n *node, path string, lookup func(string) (string, 
 		out, unset, err := Interpolate(n.value, lookup)
 		if err != nil {
 			l.errAt(n.pos, path, "%v", err)
+			n.invalid = true
 			return
 		}
 		for _, v := range unset {

@@ -26,6 +26,9 @@ type node struct {
 	// reset and override are the compose merge tags !reset and !override.
 	reset    bool
 	override bool
+	// invalid marks a value already reported (bad tag, failed
+	// interpolation): the decoder skips it.
+	invalid bool
 }
 
 type nodeKind uint8
@@ -240,6 +243,7 @@ func (p *parser) convert(y *yaml.Node, path string) *node {
 		default:
 			p.errf(y.Line, y.Column, path, "unknown tag %q (valid: !reset, !override)", y.Tag)
 			n.kind = nullNode
+			n.invalid = true
 		}
 		if n.reset {
 			n.kind = nullNode

@@ -168,8 +168,16 @@ func (d *decoder) decodeService(k, v *node) *Service {
 		info.keys[key] = kk
 		d.serviceKey(s, info, key, kk, vv, p)
 	})
-	if v.kind == mapNode && s.Image == "" && s.Build == nil {
-		d.errf(k, path, "needs image: or build:")
+	if v.kind == mapNode && v.get("image") == nil && v.get("build") == nil {
+		typo := false
+		for _, kk := range v.keys {
+			if suggest(kk.value, []string{"image", "build"}) != "" {
+				typo = true
+			}
+		}
+		if !typo {
+			d.errf(k, path, "needs image: or build:")
+		}
 	}
 	return s
 }
@@ -178,7 +186,10 @@ func (d *decoder) serviceKey(s *Service, info *svcInfo, key string, k, v *node, 
 	r := &s.Resources
 	switch key {
 	case "image":
-		s.Image, _ = d.str(v, p)
+		var ok bool
+		if s.Image, ok = d.str(v, p); !ok {
+			return
+		}
 		if s.Image == "" {
 			d.errf(v, p, "must not be empty")
 		} else if strings.ContainsAny(s.Image, " \t\n") || s.Image != strings.TrimSpace(s.Image) {
@@ -1274,7 +1285,9 @@ func (d *decoder) list(v *node, p string, fn func(it *node, ip string)) {
 		return
 	}
 	for i, it := range v.vals {
-		fn(it, fmt.Sprintf("%s[%d]", p, i))
+		if !it.invalid {
+			fn(it, fmt.Sprintf("%s[%d]", p, i))
+		}
 	}
 }
 

@@ -110,7 +110,13 @@ func (d *decoder) decodeTop(root *node) {
 			})
 		}
 	})
-	if root.get("services") == nil {
+	typo := false
+	for _, k := range root.keys {
+		if k.value != "services" && suggest(k.value, []string{"services"}) != "" {
+			typo = true
+		}
+	}
+	if root.get("services") == nil && !typo {
 		msg := "a stack file needs a services: mapping"
 		for _, k := range root.keys {
 			if sv := root.get(k.value); sv != nil && (sv.get("image") != nil || sv.get("build") != nil) {
@@ -418,13 +424,12 @@ func (d *decoder) decodeFileObject(kind, name string, k, v *node, path string) *
 			if v.get("external") == nil {
 				d.errf(k, path, "needs exactly one source: %s", valid)
 			}
-			return nil
+			return f
 		}
 		d.errf(k, path, "needs exactly one source, got %d: %s", sources, valid)
 	}
 	if v.isNull() {
 		d.errf(k, path, "needs a source: file, content or environment")
-		return nil
 	}
 	return f
 }

@@ -45,21 +45,19 @@ func (d *decoder) checkResources(s *Service, info *svcInfo, path string) {
 	r := &s.Resources
 	legacyNode := func(key string) *node { return info.vals[key] }
 	// deploy.resources must agree with the legacy keys when both are set.
-	agreeInt := func(dn *node, dv int64, legacy *int64, key, dpath string, format func(int64) string) {
+	agreeInt := func(dn *node, dv int64, legacy *int64, key, dpath string) {
 		if dn == nil {
 			return
 		}
 		if ln := legacyNode(key); ln != nil && *legacy != dv {
-			d.errf(dn, path+".deploy."+dpath, "%s contradicts %s: %s (line %d)", format(dv), key, format(*legacy), ln.pos.Line)
+			d.errf(dn, path+".deploy."+dpath, "%s contradicts %s: %s (line %d): set one, or the same value in both", dn.value, key, ln.value, ln.pos.Line)
 			return
 		}
 		*legacy = dv
 	}
-	bytesStr := func(n int64) string { return fmt.Sprintf("%d bytes", n) }
-	numStr := func(n int64) string { return fmt.Sprintf("%d", n) }
-	agreeInt(info.dMem, info.dMemV, &r.MemLimit, "mem_limit", "resources.limits.memory", bytesStr)
-	agreeInt(info.dMemRes, info.dMemResV, &r.MemReservation, "mem_reservation", "resources.reservations.memory", bytesStr)
-	agreeInt(info.dPids, info.dPidsV, &r.PidsLimit, "pids_limit", "resources.limits.pids", numStr)
+	agreeInt(info.dMem, info.dMemV, &r.MemLimit, "mem_limit", "resources.limits.memory")
+	agreeInt(info.dMemRes, info.dMemResV, &r.MemReservation, "mem_reservation", "resources.reservations.memory")
+	agreeInt(info.dPids, info.dPidsV, &r.PidsLimit, "pids_limit", "resources.limits.pids")
 	if info.dCPUs != nil {
 		if ln := legacyNode("cpus"); ln != nil && r.CPUs != info.dCPUsV {
 			d.errf(info.dCPUs, path+".deploy.resources.limits.cpus", "%v contradicts cpus: %v (line %d)", info.dCPUsV, r.CPUs, ln.pos.Line)
