@@ -47,13 +47,13 @@ func observedFromRecord(rec *ProjectRecord) *planner.Observed {
 		obs.Volumes[k] = &planner.ObservedVolume{HostName: v.HostName}
 	}
 	for k, img := range rec.Images {
-		obs.Images[k] = &planner.ObservedImage{ID: img.ID, InputHash: img.InputHash}
+		obs.Images[k] = &planner.ObservedImage{ID: img.ID, InputHash: img.InputHash, Snapshot: compact(img.Snapshot)}
 	}
 	for _, c := range rec.Containers {
 		obs.Containers = append(obs.Containers, &planner.ObservedContainer{
 			Service: c.Service, Number: c.Number, Name: c.Name, ID: c.ID,
-			ConfigHash: c.ConfigHash, HashVersion: c.HashVersion,
-			Snapshot: compact(c.Snapshot), ImageID: c.ImageID,
+			ConfigHash: c.ConfigHash,
+			Snapshot:   compact(c.Snapshot), ImageID: c.ImageID,
 			Networks: append([]string(nil), c.Networks...),
 			Status:   containerStatus(c.State), ExitCode: c.ExitCode,
 		})

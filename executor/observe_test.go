@@ -32,7 +32,7 @@ func TestObserveRecord(t *testing.T) {
 		Volumes:  map[string]*VolumeRecord{"data": {HostName: "demo_data"}},
 		Images:   map[string]*ImageRecord{"busybox:latest": {ID: "sha256:aa"}, "box": {ID: "sha256:bb", InputHash: "h"}},
 		Containers: []*ContainerRecord{
-			{ID: "c1", Name: "demo-web-1", Service: "web", Number: 1, ConfigHash: "x", HashVersion: 1, Snapshot: snap, ImageID: "sha256:aa", Networks: []string{"front"}, State: StateRunning},
+			{ID: "c1", Name: "demo-web-1", Service: "web", Number: 1, ConfigHash: "v1:x", Snapshot: snap, ImageID: "sha256:aa", Networks: []string{"front"}, State: StateRunning},
 			{ID: "c2", Name: "demo-job-1", Service: "job", Number: 1, State: StateExited, ExitCode: 3},
 			{ID: "c3", Name: "demo-half-1", Service: "half", Number: 1, State: StateCreated},
 		},
@@ -50,7 +50,7 @@ func TestObserveRecord(t *testing.T) {
 		Volumes:  map[string]*planner.ObservedVolume{"data": {HostName: "demo_data"}},
 		Images:   map[string]*planner.ObservedImage{"busybox:latest": {ID: "sha256:aa"}, "box": {ID: "sha256:bb", InputHash: "h"}},
 		Containers: []*planner.ObservedContainer{
-			{Service: "web", Number: 1, Name: "demo-web-1", ID: "c1", ConfigHash: "x", HashVersion: 1, Snapshot: planner.Snapshot(`{"image":"busybox:latest","command":["sleep","1"]}`), ImageID: "sha256:aa", Networks: []string{"front"}, Status: planner.StatusRunning},
+			{Service: "web", Number: 1, Name: "demo-web-1", ID: "c1", ConfigHash: "v1:x", Snapshot: planner.Snapshot(`{"image":"busybox:latest","command":["sleep","1"]}`), ImageID: "sha256:aa", Networks: []string{"front"}, Status: planner.StatusRunning},
 			{Service: "job", Number: 1, Name: "demo-job-1", ID: "c2", Status: planner.StatusExited, ExitCode: 3},
 			{Service: "half", Number: 1, Name: "demo-half-1", ID: "c3", Status: planner.StatusDead},
 		},

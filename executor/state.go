@@ -47,8 +47,9 @@ type VolumeRecord struct {
 
 // ImageRecord is an image the project uses or made.
 type ImageRecord struct {
-	ID        string `json:"id"`
-	InputHash string `json:"input_hash,omitempty"` // planner.ImageInputHash when the stack made it
+	ID        string          `json:"id"`
+	InputHash string          `json:"input_hash,omitempty"` // planner.ImageInputHash when the stack made it
+	Snapshot  json.RawMessage `json:"snapshot,omitempty"`   // the definition it was made from
 }
 
 // Container states as recorded by the executor.
@@ -65,15 +66,14 @@ type ContainerRecord struct {
 	Name    string `json:"name"`
 	Service string `json:"service"`
 	Number  int    `json:"number"`
-	// ConfigHash and HashVersion are spec's config hash of the service and
-	// the algorithm version; Snapshot is the canonical service JSON.
-	ConfigHash  string          `json:"config_hash"`
-	HashVersion int             `json:"hash_version"`
-	Snapshot    json.RawMessage `json:"snapshot,omitempty"`
-	ImageID     string          `json:"image_id,omitempty"`
-	Networks    []string        `json:"networks,omitempty"` // keys of the project networks it is on
-	State       string          `json:"state"`
-	ExitCode    int             `json:"exit_code,omitempty"`
+	// ConfigHash is spec's config hash of the service ("v1:<hex>", the
+	// prefix names the algorithm); Snapshot is the canonical service JSON.
+	ConfigHash string          `json:"config_hash"`
+	Snapshot   json.RawMessage `json:"snapshot,omitempty"`
+	ImageID    string          `json:"image_id,omitempty"`
+	Networks   []string        `json:"networks,omitempty"` // keys of the project networks it is on
+	State      string          `json:"state"`
+	ExitCode   int             `json:"exit_code,omitempty"`
 }
 
 // projectRecordPath is <root>/projects/<project>.json.

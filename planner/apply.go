@@ -43,7 +43,7 @@ func Apply(observed *Observed, plan *Plan, desired *spec.Stack) *Observed {
 			}
 			ref := d.imageOf(name)
 			hash := d.wantInputHash(ref)
-			out.Images[name] = &ObservedImage{ID: fakeID("image", name, hash), InputHash: hash}
+			out.Images[name] = &ObservedImage{ID: fakeID("image", name, hash), InputHash: hash, Snapshot: ref.snapshot()}
 		case kindService:
 			applyService(d, out, st, desired.Services[name])
 		}
@@ -96,7 +96,7 @@ func applyService(d *differ, out *Observed, st Step, s *spec.Service) {
 	case OpRemove:
 		return
 	case OpCreate, OpReplace:
-		snap, _ := canonicalService(s)
+		snap, _ := s.Snapshot()
 		var imageID string
 		if img := out.Images[d.serviceImage(s).key]; img != nil {
 			imageID = img.ID
@@ -108,7 +108,7 @@ func applyService(d *differ, out *Observed, st Step, s *spec.Service) {
 			}
 			out.Containers = append(out.Containers, &ObservedContainer{
 				Service: s.Name, Number: i, Name: name, ID: fakeID("container", name),
-				ConfigHash: serviceHash(s), HashVersion: configHashVersion, Snapshot: snap,
+				ConfigHash: s.ConfigHash(), Snapshot: snap,
 				ImageID: imageID, Networks: d.attachedNetworks(s), Status: StatusRunning,
 			})
 		}
@@ -120,13 +120,13 @@ func applyService(d *differ, out *Observed, st Step, s *spec.Service) {
 			return a.Number < b.Number
 		})
 	default: // update, start, restart
-		snap, _ := canonicalService(s)
+		snap, _ := s.Snapshot()
 		for _, c := range out.Containers {
 			if !names[c.Name] {
 				continue
 			}
 			if st.Operation == OpUpdate {
-				c.ConfigHash, c.HashVersion, c.Snapshot = serviceHash(s), configHashVersion, snap
+				c.ConfigHash, c.Snapshot = s.ConfigHash(), snap
 			}
 			c.Status, c.ExitCode = StatusRunning, 0
 		}

@@ -193,6 +193,24 @@ type imageRef struct {
 	pull  bool        // a reference to pull when missing
 }
 
+// snapshot is the canonical JSON of how the image is made (nil for pulls).
+func (r imageRef) snapshot() Snapshot {
+	var v any
+	switch {
+	case r.stack != nil:
+		v = r.stack
+	case r.build != nil:
+		v = r.build
+	default:
+		return nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
 func (d *differ) serviceImage(s *spec.Service) imageRef {
 	if s.Build != nil {
 		key := s.Image
@@ -516,7 +534,15 @@ func (d *differ) decideImage(n *node) []*Step {
 		return nil
 	}
 	if have.InputHash != d.wantInputHash(ref) {
-		return []*Step{{Action: Replace, Operation: op, Resource: id, Reason: "definition changed", Pos: pos}}
+		var changes []Change
+		if len(have.Snapshot) > 0 {
+			changes, _ = diffJSON(have.Snapshot, ref.snapshot())
+		}
+		reason := "definition changed"
+		if len(changes) == 0 && len(have.Snapshot) > 0 {
+			reason = "build context changed"
+		}
+		return []*Step{{Action: Replace, Operation: op, Resource: id, Reason: reason, Changes: changes, Pos: pos}}
 	}
 	for _, dep := range n.deps {
 		if how := d.recreated(dep); how != "" {
@@ -572,11 +598,11 @@ type instanceDecision struct {
 }
 
 func (d *differ) decideService(n *node, s *spec.Service) ([]*Step, error) {
-	want, err := canonicalService(s)
+	want, err := s.Snapshot()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("encoding service %s: %w", s.Name, err)
 	}
-	wantHash := serviceHash(s)
+	wantHash := s.ConfigHash()
 	scale := Scale(s)
 	have := d.byService[s.Name]
 	var decisions []instanceDecision
@@ -774,16 +800,6 @@ func (d *differ) removeOrphanService(n *node) []*Step {
 	return []*Step{{Action: Remove, Operation: OpRemove, Resource: n.id(), Instances: names, Reason: "not in the stack file"}}
 }
 
-// canonicalService is the canonical JSON of a service: what is recorded as
-// its snapshot and compared with the recorded one.
-func canonicalService(s *spec.Service) ([]byte, error) {
-	b, err := json.Marshal(s)
-	if err != nil {
-		return nil, fmt.Errorf("encoding service %s: %w", s.Name, err)
-	}
-	return b, nil
-}
-
 // notCompared are the service fields whose change is no step of its own:
 // the scale is carried out by creating or removing containers, and the
 // profiles only decide whether a service is in the stack at all.
@@ -793,7 +809,7 @@ var notCompared = map[string]bool{"scale": true, "profiles": true}
 // field changes (from the snapshot) and whether the config hash differs.
 //
 // The recorded hash is used as is only when it was made by the current
-// algorithm version. Otherwise (an older stack made it, or the record has
+// algorithm version (spec.HashVersion). Otherwise (an older stack made it, or the record has
 // no hash) the recorded snapshot is decoded as a spec.Service and hashed
 // again: a stack upgrade alone never recreates a container. A record with
 // neither a usable hash nor a readable snapshot is taken as unchanged.
@@ -819,10 +835,10 @@ func compareService(c *ObservedContainer, s *spec.Service, want []byte, wantHash
 		changes = slices.DeleteFunc(changes, func(c Change) bool { return notCompared[c.Path] })
 	}
 	switch {
-	case c.ConfigHash != "" && c.HashVersion == configHashVersion:
+	case currentHash(c.ConfigHash):
 		return changes, c.ConfigHash != wantHash, nil
 	case rec != nil:
-		return changes, serviceHash(rec) != wantHash, nil
+		return changes, rec.ConfigHash() != wantHash, nil
 	}
 	return nil, false, nil
 }

@@ -299,7 +299,7 @@ func TestDiffOlderHashVersionIsNotAChange(t *testing.T) {
 	st := testStack()
 	obs := converged(t, st)
 	for _, c := range obs.Containers {
-		c.ConfigHash, c.HashVersion = "old-algorithm-hash", configHashVersion-1
+		c.ConfigHash = "v0:old-algorithm-hash"
 	}
 	p, err := Diff(st, obs, Options{})
 	if err != nil {
@@ -308,9 +308,9 @@ func TestDiffOlderHashVersionIsNotAChange(t *testing.T) {
 	if !p.Empty() {
 		t.Errorf("an older hash version recreated containers:\n%s", p)
 	}
-	// The same hash under the current version is a change.
+	// A hash of the current version that differs is a change.
 	for _, c := range obs.Containers {
-		c.HashVersion = configHashVersion
+		c.ConfigHash = spec.HashVersion + ":foreign"
 	}
 	p, _ = Diff(st, obs, Options{})
 	if got := p.Summary().Replace; got != 3 {

@@ -4,29 +4,18 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"strings"
 
 	"github.com/stack-dev/stack/spec"
 )
 
-// configHashVersion is the version of the service config hash algorithm
-// the planner compares against. A recorded hash of another version is not
-// compared: the recorded snapshot is hashed again with the current
-// algorithm instead, so upgrading stack never silently recreates anything.
-const configHashVersion = 1
-
-// serviceHash is the current config hash of s.
-//
-// TODO(spec): use (*spec.Service).ConfigHash once the spec package has it.
-func serviceHash(s *spec.Service) string {
-	c := *s
-	c.Scale, c.Profiles = 0, nil // never force a recreate
-	b, err := json.Marshal(&c)
-	if err != nil {
-		// spec.Service holds only JSON-encodable values.
-		panic("planner: encoding service: " + err.Error())
-	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
+// currentHash reports whether a recorded config hash was made by the
+// algorithm version of this stack (spec.HashVersion is its prefix). A hash
+// of another version is never compared: the recorded snapshot is hashed
+// again with the current algorithm instead, so that upgrading stack never
+// silently recreates anything.
+func currentHash(h string) bool {
+	return strings.HasPrefix(h, spec.HashVersion+":")
 }
 
 // ImageInputHash is the hash of everything an image the stack makes is made

@@ -53,6 +53,10 @@ type ObservedImage struct {
 	// a service's build:), the ImageInputHash of its definition when it was
 	// made. Empty for pulled images.
 	InputHash string `json:"input_hash,omitempty" yaml:"input_hash,omitempty"`
+	// Snapshot is the canonical JSON of the definition it was made from
+	// (the spec.Image or the service's spec.Build); it supplies the field
+	// changes when the image is made again.
+	Snapshot Snapshot `json:"snapshot,omitempty" yaml:"snapshot,omitempty"`
 }
 
 // ContainerStatus is what the executor found of a recorded container.
@@ -71,11 +75,10 @@ type ObservedContainer struct {
 	Number  int    `json:"number" yaml:"number"` // 1-based, the n in <project>-<service>-<n>
 	Name    string `json:"name" yaml:"name"`
 	ID      string `json:"id,omitempty" yaml:"id,omitempty"`
-	// ConfigHash and HashVersion are the service's config hash when the
-	// container was created, and the version of the algorithm that made it.
-	// An empty hash, or one of another version, is recomputed from Snapshot.
-	ConfigHash  string `json:"config_hash,omitempty" yaml:"config_hash,omitempty"`
-	HashVersion int    `json:"hash_version,omitempty" yaml:"hash_version,omitempty"`
+	// ConfigHash is spec's config hash of the service when the container
+	// was created ("v1:<hex>": the prefix is the algorithm version). An
+	// empty hash, or one of another version, is recomputed from Snapshot.
+	ConfigHash string `json:"config_hash,omitempty" yaml:"config_hash,omitempty"`
 	// Snapshot is the canonical JSON of the spec.Service last applied.
 	Snapshot Snapshot `json:"snapshot,omitempty" yaml:"snapshot,omitempty"`
 	// ImageID is the id of the image the container was created from.

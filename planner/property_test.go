@@ -93,7 +93,7 @@ func genObserved(r *rand.Rand) *Observed {
 			c.ExitCode = r.IntN(2)
 		}
 		if r.IntN(6) == 0 {
-			c.HashVersion, c.ConfigHash = 0, "old"
+			c.ConfigHash = "v0:old"
 		}
 	}
 	for _, n := range obs.Networks {

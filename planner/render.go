@@ -102,7 +102,12 @@ func (p *Plan) WriteText(w io.Writer, opts TextOptions) error {
 					deps = append(deps, d.Action.Symbol()+" "+d.Resource)
 				}
 			}
-			fmt.Fprintf(&b, "    after: %s\n", strings.Join(deps, ", "))
+			// A removal is torn down before what it depended on.
+			label := "after"
+			if st.Action == Remove {
+				label = "before"
+			}
+			fmt.Fprintf(&b, "    %s: %s\n", label, strings.Join(deps, ", "))
 		}
 		if len(st.Waits) > 0 {
 			var ws []string
