@@ -481,12 +481,12 @@ func (l *loader) envFileLookup(files []string, pos Pos, path string) func(string
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {
-			l.errAt(pos, path, "reading env file: %v", err)
+			l.errAt(pos, path, "env file %s: %v", relTo(l.projectDir, f), unwrapPathErr(err))
 			continue
 		}
 		lines, err := parseDotenv(string(data), false, nil)
 		if err != nil {
-			l.errAt(pos, path, "env file %s: %v", f, err)
+			l.errAt(pos, path, "env file %s: %v", relTo(l.projectDir, f), err)
 			continue
 		}
 		for _, e := range lines {
@@ -609,15 +609,14 @@ func (l *loader) applyProfiles(root *node) error {
 			}
 		}
 		if !on {
+			// Disabled services are still decoded (their problems are
+			// reported), then left out of the Stack.
 			disabled[name] = services.keys[i].pos
-			services.keys = append(services.keys[:i], services.keys[i+1:]...)
-			services.vals = append(services.vals[:i], services.vals[i+1:]...)
-			i--
 		}
 	}
 	var unknown []string
 	for _, s := range l.opts.Services {
-		if _, off := disabled[s]; !off && services.get(s) == nil {
+		if services.get(s) == nil {
 			unknown = append(unknown, s)
 		}
 	}
@@ -646,4 +645,12 @@ func scalarList(n *node) []string {
 		return out
 	}
 	return nil
+}
+
+// relTo names path relative to dir when it is inside it (for messages).
+func relTo(dir, path string) string {
+	if r, err := filepath.Rel(dir, path); err == nil && !strings.HasPrefix(r, "..") {
+		return r
+	}
+	return path
 }

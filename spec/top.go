@@ -75,6 +75,9 @@ func (d *decoder) decodeTop(root *node) {
 					st.Services[sk.value] = s
 				}
 			}
+			for name := range d.l.disabled {
+				delete(st.Services, name)
+			}
 		case "networks":
 			st.Networks = map[string]*Network{}
 			d.entries(v, path, func(name string, k, v *node, p string) {
