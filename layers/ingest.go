@@ -114,7 +114,7 @@ func (s *Store) addLayer(r io.Reader, parentChain string) (LayerInfo, error) {
 	if s.HasLayer(info.ChainID) {
 		return info, nil
 	}
-	if err := s.publishLayer(tmp, layerMarker{ChainID: info.ChainID, DiffID: info.DiffID, Parent: parentChain, Size: info.Size}); err != nil {
+	if err := s.publishLayer(tmp, layerMarker{ChainID: info.ChainID, DiffID: info.DiffID, Parent: parentChain, Size: info.Size, TarSize: res.TarSize}); err != nil {
 		return LayerInfo{}, err
 	}
 	return info, nil
@@ -132,6 +132,12 @@ func (s *Store) writeImageAs(cfg *v1.ConfigFile, layers []v1.Descriptor, mediaTy
 	if err != nil {
 		return "", fmt.Errorf("encoding image config: %w", err)
 	}
+	return s.writeImageRaw(craw, layers, mediaType)
+}
+
+// writeImageRaw stores config bytes as they are (so the image ID stays)
+// and a manifest for them.
+func (s *Store) writeImageRaw(craw []byte, layers []v1.Descriptor, mediaType types.MediaType) (string, error) {
 	cd, err := s.writeBlobBytes(craw)
 	if err != nil {
 		return "", err
@@ -208,4 +214,53 @@ func (s *Store) Import(r io.Reader, ref string, opts ImportOptions) (*Image, err
 		return nil, fmt.Errorf("importing %s: %w", ref, err)
 	}
 	return img, nil
+}
+
+// storeLayer stores a compressed (or plain) layer blob read from r and
+// unpacks it as chainID in the same pass. The blob must hash to digest and
+// its uncompressed stream to diffID. What the store already has is not
+// redone; r is not read at all when blob and layer are both present.
+func (s *Store) storeLayer(r io.Reader, digest, diffID, chainID, parent string) error {
+	haveBlob, haveLayer := s.HasBlob(digest), s.HasLayer(chainID)
+	switch {
+	case haveBlob && haveLayer:
+		return nil
+	case haveBlob:
+		f, err := s.OpenBlob(digest)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		return s.unpackLayer(chainID, parent, diffID, f)
+	case haveLayer:
+		_, _, err := s.WriteBlob(r, digest)
+		return err
+	}
+	if err := validDigest(digest); err != nil {
+		return err
+	}
+	blob, err := os.CreateTemp(filepath.Join(s.root, "tmp"), "blob-")
+	if err != nil {
+		return fmt.Errorf("storing layer %s: %w", digest, err)
+	}
+	defer os.Remove(blob.Name())
+	defer blob.Close()
+	cw := &countingHashWriter{w: blob, h: sha256.New()}
+	tee := io.TeeReader(r, cw)
+	if err := s.unpackLayer(chainID, parent, diffID, tee); err != nil {
+		return err
+	}
+	if _, err := io.Copy(io.Discard, tee); err != nil {
+		return fmt.Errorf("storing layer %s: %w", digest, err)
+	}
+	if got := "sha256:" + hex.EncodeToString(cw.h.Sum(nil)); got != digest {
+		return fmt.Errorf("layer %s: content hashes to %s: %w", digest, got, ErrDigestMismatch)
+	}
+	if err := blob.Sync(); err != nil {
+		return fmt.Errorf("storing layer %s: %w", digest, err)
+	}
+	if err := os.Rename(blob.Name(), s.blobPath(digest)); err != nil {
+		return fmt.Errorf("storing layer %s: %w", digest, err)
+	}
+	return nil
 }

@@ -20,6 +20,7 @@ type layerMarker struct {
 	DiffID  string `json:"diffID"`
 	Parent  string `json:"parent,omitempty"`
 	Size    int64  `json:"size"`
+	TarSize int64  `json:"tarSize,omitempty"` // bytes of the uncompressed tar (for save)
 }
 
 func (s *Store) layerMarker(chainID string) (*layerMarker, error) {
@@ -68,7 +69,7 @@ func (s *Store) unpackLayer(chainID, parent, diffID string, r io.Reader) error {
 	if err != nil {
 		return fmt.Errorf("unpacking layer %s: %w", diffID, err)
 	}
-	return s.publishLayer(tmp, layerMarker{ChainID: chainID, DiffID: res.DiffID, Parent: parent, Size: res.Size})
+	return s.publishLayer(tmp, layerMarker{ChainID: chainID, DiffID: res.DiffID, Parent: parent, Size: res.Size, TarSize: res.TarSize})
 }
 
 // publishLayer moves a finished layer dir (with diff/ inside) into place and

@@ -29,8 +29,9 @@ type UnpackOptions struct {
 
 // UnpackResult describes an unpacked layer.
 type UnpackResult struct {
-	DiffID string // digest of the uncompressed tar stream
-	Size   int64  // bytes of regular file content written
+	DiffID  string // digest of the uncompressed tar stream
+	Size    int64  // bytes of regular file content written
+	TarSize int64  // bytes of the uncompressed tar stream
 }
 
 // Compression is a layer stream's compression.
@@ -143,7 +144,7 @@ func Unpack(r io.Reader, dir string, opts UnpackOptions) (UnpackResult, error) {
 	if opts.DiffID != "" && got != opts.DiffID {
 		return UnpackResult{}, fmt.Errorf("layer %s: uncompressed content hashes to %s: %w", opts.DiffID, got, ErrDigestMismatch)
 	}
-	return UnpackResult{DiffID: got, Size: u.size}, nil
+	return UnpackResult{DiffID: got, Size: u.size, TarSize: hr.n}, nil
 }
 
 // cleanName makes a tar entry name relative and free of "..": "/a/../../b"
