@@ -42,8 +42,7 @@ func Apply(observed *Observed, plan *Plan, desired *spec.Stack) *Observed {
 				continue
 			}
 			ref := d.imageOf(name)
-			hash := d.wantInputHash(ref)
-			out.Images[name] = &ObservedImage{ID: fakeID("image", name, hash), InputHash: hash, Snapshot: ref.snapshot()}
+			out.Images[name] = &ObservedImage{ID: fakeID("image", name, st.InputHash), InputHash: st.InputHash, Snapshot: ref.definition(desired.WorkingDir)}
 		case kindService:
 			applyService(d, out, st, desired.Services[name])
 		}

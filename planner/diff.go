@@ -193,14 +193,26 @@ type imageRef struct {
 	pull  bool        // a reference to pull when missing
 }
 
-// snapshot is the canonical JSON of how the image is made (nil for pulls).
-func (r imageRef) snapshot() Snapshot {
+// definition is the canonical JSON of how the image is made, paths
+// relative to the project directory (nil for pulls).
+func (r imageRef) definition(projectDir string) Snapshot {
+	rel := func(b *spec.Build) *spec.Build {
+		if b == nil {
+			return nil
+		}
+		c := *b
+		c.Context = relativeTo(projectDir, c.Context)
+		c.Dockerfile = relativeTo(projectDir, c.Dockerfile)
+		return &c
+	}
 	var v any
 	switch {
 	case r.stack != nil:
-		v = r.stack
+		img := *r.stack
+		img.Build = rel(img.Build)
+		v = &img
 	case r.build != nil:
-		v = r.build
+		v = rel(r.build)
 	default:
 		return nil
 	}
@@ -497,13 +509,10 @@ func (d *differ) imageOf(key string) imageRef {
 
 // wantInputHash is the input hash the image should have ("" for pulls).
 func (d *differ) wantInputHash(ref imageRef) string {
-	switch {
-	case ref.stack != nil:
-		return ImageInputHash(ref.stack, d.opts.ContextDigests[ref.key])
-	case ref.build != nil:
-		return BuildInputHash(ref.build, d.opts.ContextDigests[ref.key])
+	if ref.stack == nil && ref.build == nil {
+		return ""
 	}
-	return ""
+	return inputHash(ref.definition(d.desired.WorkingDir), d.opts.ContextDigests[ref.key])
 }
 
 func (d *differ) decideImage(n *node) []*Step {
@@ -523,30 +532,31 @@ func (d *differ) decideImage(n *node) []*Step {
 		}
 	}
 	id := n.id()
+	want := d.wantInputHash(ref)
 	if have == nil {
 		reason := "not present"
 		if op == OpPull {
 			reason = "not present locally"
 		}
-		return []*Step{{Action: Create, Operation: op, Resource: id, Reason: reason, Pos: pos}}
+		return []*Step{{Action: Create, Operation: op, Resource: id, Reason: reason, InputHash: want, Pos: pos}}
 	}
 	if op == OpPull {
 		return nil
 	}
-	if have.InputHash != d.wantInputHash(ref) {
+	if have.InputHash != want {
 		var changes []Change
 		if len(have.Snapshot) > 0 {
-			changes, _ = diffJSON(have.Snapshot, ref.snapshot())
+			changes, _ = diffJSON(have.Snapshot, ref.definition(d.desired.WorkingDir))
 		}
 		reason := "definition changed"
 		if len(changes) == 0 && len(have.Snapshot) > 0 {
 			reason = "build context changed"
 		}
-		return []*Step{{Action: Replace, Operation: op, Resource: id, Reason: reason, Changes: changes, Pos: pos}}
+		return []*Step{{Action: Replace, Operation: op, Resource: id, Reason: reason, Changes: changes, InputHash: want, Pos: pos}}
 	}
 	for _, dep := range n.deps {
 		if how := d.recreated(dep); how != "" {
-			return []*Step{{Action: Replace, Operation: op, Resource: id, Reason: "image " + strings.TrimPrefix(dep, kindImage+"/") + " " + imageVerb(d, dep), Pos: pos}}
+			return []*Step{{Action: Replace, Operation: op, Resource: id, Reason: "image " + strings.TrimPrefix(dep, kindImage+"/") + " " + imageVerb(d, dep), InputHash: want, Pos: pos}}
 		}
 	}
 	return nil

@@ -18,6 +18,10 @@ var update = flag.Bool("update", false, "rewrite the golden files (golden/plan/*
 
 const goldenDir = "../golden/plan"
 
+// projectDirVar stands for the case's directory in observed.yaml, so that
+// the files do not depend on where the checkout is.
+const projectDirVar = "$PROJECT_DIR"
+
 // goldenCase is golden/plan/<case>/case.yaml; every field is optional.
 type goldenCase struct {
 	// Files are the stack files, in -f order (default: stack.yaml).
@@ -103,6 +107,9 @@ func observedFromApplied(t *testing.T, dir string, c goldenCase) []byte {
 	}
 	obs := Apply(nil, p, st)
 	for _, ctr := range obs.Containers {
+		// The hash covers absolute paths (bind mounts): recorded without
+		// it, it is recomputed from the snapshot, wherever the checkout is.
+		ctr.ConfigHash = ""
 		if s, ok := c.Drift.Status[ctr.Name]; ok {
 			ctr.Status = s
 		}
@@ -129,7 +136,7 @@ func observedFromApplied(t *testing.T, dir string, c goldenCase) []byte {
 	if err := enc.Encode(obs); err != nil {
 		t.Fatal(err)
 	}
-	return buf.Bytes()
+	return bytes.ReplaceAll(buf.Bytes(), []byte(dir), []byte(projectDirVar))
 }
 
 func TestGolden(t *testing.T) {
@@ -167,6 +174,7 @@ func TestGolden(t *testing.T) {
 			}
 			obs := &Observed{}
 			if data, err := os.ReadFile(obsPath); err == nil {
+				data = bytes.ReplaceAll(data, []byte(projectDirVar), []byte(dir))
 				if obs, err = ParseObserved(data); err != nil {
 					t.Fatal(err)
 				}

@@ -3,7 +3,7 @@ package planner
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
+	"path/filepath"
 	"strings"
 
 	"github.com/stack-dev/stack/spec"
@@ -18,30 +18,39 @@ func currentHash(h string) bool {
 	return strings.HasPrefix(h, spec.HashVersion+":")
 }
 
-// ImageInputHash is the hash of everything an image the stack makes is made
-// from: its definition (build section or commit definition, canonical JSON)
-// and, when known, a digest of its build context's contents. The executor
-// records it beside the image when it makes it (ObservedImage.InputHash);
-// a different hash in the plan means the image is made again.
-func ImageInputHash(img *spec.Image, contextDigest string) string {
-	return inputHash(img, contextDigest)
-}
-
-// BuildInputHash is ImageInputHash for a service's own build: section.
-func BuildInputHash(b *spec.Build, contextDigest string) string {
-	return inputHash(b, contextDigest)
-}
-
-func inputHash(v any, contextDigest string) string {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic("planner: encoding image definition: " + err.Error())
-	}
+// inputHash is the hash of everything an image the stack makes is made
+// from: its definition (see definition) and, when known, a digest of its
+// build context's contents. The executor records it beside the image
+// (Step.InputHash → ObservedImage.InputHash); another hash in the plan
+// means the image is made again.
+func inputHash(def Snapshot, contextDigest string) string {
 	h := sha256.New()
-	h.Write(b)
+	h.Write(def)
 	if contextDigest != "" {
 		h.Write([]byte{0})
 		h.Write([]byte(contextDigest))
 	}
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// relativeTo makes a path under dir relative to it, so that moving the
+// project directory does not change an image's definition.
+func relativeTo(dir, p string) string {
+	if dir == "" || !filepath.IsAbs(p) {
+		return p
+	}
+	rel, err := filepath.Rel(dir, p)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return p
+	}
+	return filepath.ToSlash(rel)
+}
+
+// ImageSnapshot is the canonical JSON of how the stack makes the image
+// with this name (an x-stack-images entry, or the build: of the service
+// whose image it is), with paths relative to the project directory; nil
+// for an image that is pulled. The executor records it beside the image.
+func ImageSnapshot(desired *spec.Stack, name string) []byte {
+	d := &differ{desired: desired}
+	return d.imageOf(name).definition(desired.WorkingDir)
 }

@@ -50,8 +50,8 @@ type ObservedVolume struct {
 type ObservedImage struct {
 	ID string `json:"id" yaml:"id"`
 	// InputHash is, for an image the stack makes itself (x-stack-images, or
-	// a service's build:), the ImageInputHash of its definition when it was
-	// made. Empty for pulled images.
+	// a service's build:), the Step.InputHash of the step that made it.
+	// Empty for pulled images.
 	InputHash string `json:"input_hash,omitempty" yaml:"input_hash,omitempty"`
 	// Snapshot is the canonical JSON of the definition it was made from
 	// (the spec.Image or the service's spec.Build); it supplies the field

@@ -74,6 +74,10 @@ type Step struct {
 	// Waits are the depends_on conditions to wait for before starting the
 	// service's containers (whether or not the dependency has a step).
 	Waits []Wait
+	// InputHash is, for an image the stack makes (build, commit), the hash
+	// of its inputs: the executor records it with the image, together with
+	// ImageSnapshot, so that the next plan knows whether to make it again.
+	InputHash string
 	// Pos is where the resource is defined (file relative to the project
 	// directory); zero for resources no longer in the file.
 	Pos spec.Pos
@@ -147,7 +151,7 @@ type Options struct {
 	// NoDeps leaves out the dependencies of the selected services.
 	NoDeps bool
 	// ContextDigests are optional digests of build contexts, by image name;
-	// when given they are part of the image's input hash, so a changed
-	// context rebuilds the image (see ImageInputHash).
+	// when given they are part of the image's input hash (Step.InputHash),
+	// so a changed context rebuilds the image.
 	ContextDigests map[string]string
 }

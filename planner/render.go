@@ -164,6 +164,7 @@ type jsonStep struct {
 	Changes   []jsonChange `json:"changes"`
 	DependsOn []int        `json:"depends_on"`
 	Waits     []jsonWait   `json:"waits,omitempty"`
+	InputHash string       `json:"input_hash,omitempty"`
 	Position  *spec.Pos    `json:"position,omitempty"`
 }
 
@@ -187,7 +188,7 @@ func (p *Plan) MarshalJSON() ([]byte, error) {
 		js := jsonStep{
 			ID: st.ID, Action: st.Action, Symbol: st.Action.Symbol(), Operation: st.Operation,
 			Resource: st.Resource, Instances: st.Instances, Reason: st.Reason,
-			Changes: []jsonChange{}, DependsOn: st.DependsOn,
+			Changes: []jsonChange{}, DependsOn: st.DependsOn, InputHash: st.InputHash,
 		}
 		if js.DependsOn == nil {
 			js.DependsOn = []int{}
