@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/stack-dev/stack/planner"
+	"github.com/stack-dev/stack/spec"
 )
 
 func TestObserveNoRecord(t *testing.T) {
@@ -116,5 +117,40 @@ func TestWriteJSONAtomicReplacesAndLeavesNoTemp(t *testing.T) {
 	}
 	if err := writeJSONAtomic(filepath.Join(dir, "missing", "y.json"), 1); err == nil {
 		t.Error("write into a missing directory succeeded")
+	}
+}
+
+// A converged state made by the planner's Apply, written as a record and
+// observed again, plans to nothing: the record keeps all the planner needs.
+func TestRecordRoundTripPlansNothing(t *testing.T) {
+	st := &spec.Stack{
+		Name:     "demo",
+		Networks: map[string]*spec.Network{"default": {Name: "default", HostName: "demo_default", Implicit: true}},
+		Volumes:  map[string]*spec.Volume{"data": {Name: "data", HostName: "demo_data"}},
+		Images:   map[string]*spec.Image{"box": {Name: "box", Commit: &spec.Commit{From: "busybox:latest", Run: []string{"true"}}}},
+		Services: map[string]*spec.Service{
+			"web": {Name: "web", Image: "box", Command: []string{"httpd", "-f"}, Scale: 2,
+				Volumes: []spec.Mount{{Type: "volume", Source: "data", Target: "/data"}}},
+			"job": {Name: "job", Image: "busybox:latest", NetworkMode: "service:web"},
+		},
+	}
+	p, err := planner.Diff(st, nil, planner.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	if err := WriteProjectRecord(root, RecordFromObserved(planner.Apply(nil, p, st))); err != nil {
+		t.Fatal(err)
+	}
+	obs, err := Observe(root, "demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := planner.Diff(st, obs, planner.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !again.Empty() {
+		t.Errorf("plan after writing and observing the applied state:\n%s", again)
 	}
 }

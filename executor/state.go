@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/stack-dev/stack/planner"
 )
 
 // RecordVersion is the format version of a project record. A record of a
@@ -170,4 +172,41 @@ func writeJSONAtomic(path string, v any) (err error) {
 		return fmt.Errorf("syncing directory %s: %w", dir, err)
 	}
 	return nil
+}
+
+// RecordFromObserved is the record that Observe reads back as obs (the
+// inverse of Observe's conversion; drift flags are not recorded). Tests and
+// benchmarks use it to write a converged state made by planner.Apply.
+func RecordFromObserved(obs *planner.Observed) *ProjectRecord {
+	rec := &ProjectRecord{
+		Version:  RecordVersion,
+		Project:  obs.Project,
+		Networks: make(map[string]*NetworkRecord, len(obs.Networks)),
+		Volumes:  make(map[string]*VolumeRecord, len(obs.Volumes)),
+		Images:   make(map[string]*ImageRecord, len(obs.Images)),
+	}
+	for k, n := range obs.Networks {
+		rec.Networks[k] = &NetworkRecord{HostName: n.HostName, Bridge: n.Bridge, Subnet: n.Subnet, Gateway: n.Gateway, Snapshot: json.RawMessage(n.Snapshot)}
+	}
+	for k, v := range obs.Volumes {
+		rec.Volumes[k] = &VolumeRecord{HostName: v.HostName}
+	}
+	for k, img := range obs.Images {
+		rec.Images[k] = &ImageRecord{ID: img.ID, InputHash: img.InputHash, Snapshot: json.RawMessage(img.Snapshot)}
+	}
+	for _, c := range obs.Containers {
+		state := StateRunning
+		switch c.Status {
+		case planner.StatusExited:
+			state = StateExited
+		case planner.StatusDead, planner.StatusMissing:
+			state = StateCreated
+		}
+		rec.Containers = append(rec.Containers, &ContainerRecord{
+			ID: c.ID, Name: c.Name, Service: c.Service, Number: c.Number,
+			ConfigHash: c.ConfigHash, Snapshot: json.RawMessage(c.Snapshot), ImageID: c.ImageID,
+			Networks: append([]string(nil), c.Networks...), State: state, ExitCode: c.ExitCode,
+		})
+	}
+	return rec
 }

@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"path/filepath"
@@ -608,13 +609,19 @@ type instanceDecision struct {
 }
 
 func (d *differ) decideService(n *node, s *spec.Service) ([]*Step, error) {
-	want, err := s.Snapshot()
-	if err != nil {
-		return nil, fmt.Errorf("encoding service %s: %w", s.Name, err)
-	}
-	wantHash := s.ConfigHash()
 	scale := Scale(s)
 	have := d.byService[s.Name]
+	// The canonical form and hash are needed only to compare with
+	// existing containers.
+	var want []byte
+	var wantHash string
+	if len(have) > 0 {
+		var err error
+		if want, err = s.Snapshot(); err != nil {
+			return nil, fmt.Errorf("encoding service %s: %w", s.Name, err)
+		}
+		wantHash = s.ConfigHash()
+	}
 	var decisions []instanceDecision
 	byNum := map[int]*ObservedContainer{}
 	var extra []*ObservedContainer
@@ -824,6 +831,11 @@ var notCompared = map[string]bool{"scale": true, "profiles": true}
 // again: a stack upgrade alone never recreates a container. A record with
 // neither a usable hash nor a readable snapshot is taken as unchanged.
 func compareService(c *ObservedContainer, s *spec.Service, want []byte, wantHash string) ([]Change, bool, error) {
+	// The common case, a converged container: the snapshot is byte for
+	// byte the canonical form.
+	if bytes.Equal(c.Snapshot, want) && (c.ConfigHash == "" || !currentHash(c.ConfigHash) || c.ConfigHash == wantHash) {
+		return nil, false, nil
+	}
 	var rec *spec.Service
 	if len(c.Snapshot) > 0 {
 		var r spec.Service
