@@ -1,0 +1,205 @@
+package main
+
+import (
+	"errors"
+	"io"
+	"os"
+	"os/signal"
+	"sync"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
+	"golang.org/x/term"
+
+	"github.com/stack-dev/stack/executor"
+	"github.com/stack-dev/stack/executor/container"
+)
+
+type runOptions struct {
+	executor.RunOptions
+	entrypoint string
+	pidsLimit  int64
+	detach     bool
+}
+
+func init() { registerCommand(newRunCommand) }
+
+func newRunCommand() *cobra.Command {
+	var opts runOptions
+	cmd := &cobra.Command{
+		Use:   "run [OPTIONS] IMAGE [COMMAND] [ARG...]",
+		Short: "Create and run a new container from an image",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Image = args[0]
+			opts.Command = args[1:]
+			if cmd.Flags().Changed("entrypoint") {
+				opts.Entrypoint = &opts.entrypoint
+			}
+			if cmd.Flags().Changed("pids-limit") {
+				opts.PidsLimit, opts.PidsLimitSet = opts.pidsLimit, true
+			}
+			return runRun(cmd, &opts)
+		},
+	}
+	f := cmd.Flags()
+	f.SetInterspersed(false) // flags after IMAGE belong to the command
+	f.Bool("help", false, "help for run") // -h is --hostname, as in docker
+	f.BoolVarP(&opts.Interactive, "interactive", "i", false, "keep STDIN open")
+	f.BoolVarP(&opts.TTY, "tty", "t", false, "allocate a pseudo-TTY")
+	f.BoolVar(&opts.Remove, "rm", false, "remove the container when it exits")
+	f.BoolVarP(&opts.detach, "detach", "d", false, "run in the background (not available yet)")
+	f.StringVar(&opts.Name, "name", "", "assign a name to the container")
+	f.StringVarP(&opts.Hostname, "hostname", "h", "", "container host name")
+	f.StringVar(&opts.Domainname, "domainname", "", "container NIS domain name")
+	f.StringArrayVarP(&opts.Env, "env", "e", nil, "set environment variables")
+	f.StringArrayVar(&opts.EnvFiles, "env-file", nil, "read in a file of environment variables")
+	f.StringVarP(&opts.Workdir, "workdir", "w", "", "working directory inside the container")
+	f.StringVarP(&opts.User, "user", "u", "", "username or UID (format: <name|uid>[:<group|gid>])")
+	f.StringArrayVar(&opts.GroupAdd, "group-add", nil, "add additional groups to join")
+	f.StringVar(&opts.entrypoint, "entrypoint", "", "overwrite the default ENTRYPOINT of the image")
+	f.StringVar(&opts.Network, "network", "", "connect a container to a network: none or host")
+	f.StringVar(&opts.Network, "net", "", "connect a container to a network: none or host")
+	f.Lookup("net").Hidden = true
+	f.StringArrayVarP(&opts.Volumes, "volume", "v", nil, "bind mount a volume (SRC:DST[:ro], NAME:DST, or DST)")
+	f.StringArrayVar(&opts.Tmpfs, "tmpfs", nil, "mount a tmpfs directory (DST[:OPTIONS])")
+	f.BoolVar(&opts.ReadOnly, "read-only", false, "mount the container's root filesystem as read only")
+	f.StringArrayVar(&opts.CapAdd, "cap-add", nil, "add Linux capabilities")
+	f.StringArrayVar(&opts.CapDrop, "cap-drop", nil, "drop Linux capabilities")
+	f.BoolVar(&opts.Privileged, "privileged", false, "give extended privileges to this container")
+	f.StringArrayVar(&opts.SecurityOpt, "security-opt", nil, "security options (seccomp=unconfined|FILE, no-new-privileges[=BOOL], systempaths=unconfined)")
+	f.StringVar(&opts.ShmSize, "shm-size", "", "size of /dev/shm (default 64m)")
+	f.StringArrayVar(&opts.Ulimits, "ulimit", nil, "ulimit options (NAME=SOFT[:HARD])")
+	f.StringArrayVarP(&opts.Labels, "label", "l", nil, "set meta data on a container")
+	f.StringVar(&opts.StopSignal, "stop-signal", "", "signal to stop the container")
+	f.StringVarP(&opts.Memory, "memory", "m", "", "memory limit")
+	f.StringVar(&opts.MemorySwap, "memory-swap", "", "swap limit equal to memory plus swap: '-1' to enable unlimited swap")
+	f.StringVar(&opts.CPUs, "cpus", "", "number of CPUs")
+	f.Int64VarP(&opts.CPUShares, "cpu-shares", "c", 0, "CPU shares (relative weight)")
+	f.Int64Var(&opts.CPUQuota, "cpu-quota", 0, "limit CPU CFS (Completely Fair Scheduler) quota")
+	f.Int64Var(&opts.CPUPeriod, "cpu-period", 0, "limit CPU CFS (Completely Fair Scheduler) period")
+	f.StringVar(&opts.CpusetCpus, "cpuset-cpus", "", "CPUs in which to allow execution (0-3, 0,1)")
+	f.StringVar(&opts.CpusetMems, "cpuset-mems", "", "MEMs in which to allow execution (0-3, 0,1)")
+	f.Int64Var(&opts.pidsLimit, "pids-limit", 0, "tune container pids limit (set -1 for unlimited)")
+	f.Uint16Var(&opts.BlkioWeight, "blkio-weight", 0, "block IO (relative weight), between 10 and 1000, or 0 to disable")
+	f.StringArrayVar(&opts.DeviceReadBps, "device-read-bps", nil, "limit read rate (bytes per second) from a device (PATH:RATE)")
+	f.StringArrayVar(&opts.DeviceWriteBps, "device-write-bps", nil, "limit write rate (bytes per second) to a device (PATH:RATE)")
+	return cmd
+}
+
+// runRun creates and starts the container in the foreground, forwards
+// signals to it, and returns its exit code. Errors before the command runs
+// exit with docker's codes: 125, or 126/127 when the command cannot be run.
+func runRun(cmd *cobra.Command, opts *runOptions) error {
+	if opts.detach {
+		return &exitError{code: 125, err: errors.New("run -d: detached containers are not available yet")}
+	}
+	root, err := stateRoot()
+	if err != nil {
+		return &exitError{code: 125, err: err}
+	}
+	c, err := executor.CreateContainer(root, &opts.RunOptions, logger)
+	if err != nil {
+		return startError(err)
+	}
+	attach := executor.AttachOptions{Foreground: true, Logger: logger,
+		Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr()}
+	if opts.Interactive {
+		attach.Stdin = cmd.InOrStdin()
+	}
+	// Catch signals before the container exists, so none is lost.
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs)
+	defer signal.Stop(sigs)
+	r, err := executor.StartContainer(root, c, attach)
+	if err != nil {
+		if opts.Remove {
+			executor.RemoveContainer(root, c.ID, true, true)
+		}
+		return startError(err)
+	}
+	var restore func()
+	var copies sync.WaitGroup
+	if r.Task.Console != nil {
+		restore = attachTerminal(r.Task.Console, opts.Interactive, cmd.InOrStdin(), cmd.OutOrStdout(), &copies)
+	}
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case s := <-sigs:
+				sig, ok := s.(unix.Signal)
+				if !ok || sig == unix.SIGCHLD || sig == unix.SIGURG || sig == unix.SIGPIPE {
+					continue
+				}
+				if sig == unix.SIGWINCH {
+					if r.Task.Console != nil {
+						resizeConsole(r.Task.Console)
+					}
+					continue
+				}
+				r.Task.Signal(sig)
+			case <-done:
+				return
+			}
+		}
+	}()
+	es, err := r.Wait()
+	close(done)
+	if r.Task.Console != nil {
+		copies.Wait()
+		r.Task.Console.Close()
+	}
+	if restore != nil {
+		restore()
+	}
+	if err != nil {
+		return &exitError{code: 125, err: err}
+	}
+	if es.Code != 0 {
+		return &exitError{code: es.Code}
+	}
+	return nil
+}
+
+// startError maps an error from creating or starting a container to
+// docker's exit codes.
+func startError(err error) error {
+	var ie *container.InitError
+	if errors.As(err, &ie) {
+		return &exitError{code: ie.Code, err: err}
+	}
+	return &exitError{code: 125, err: err}
+}
+
+// attachTerminal connects the user's terminal to the container's pty: raw
+// mode on our side (restored by the returned func), stdin → pty when
+// interactive, pty → stdout until the container closes it.
+func attachTerminal(console *os.File, interactive bool, in io.Reader, out io.Writer, copies *sync.WaitGroup) func() {
+	restore := func() {}
+	if f, ok := in.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		if st, err := term.MakeRaw(int(f.Fd())); err == nil {
+			restore = func() { term.Restore(int(f.Fd()), st) }
+		}
+		resizeConsole(console)
+	}
+	if interactive {
+		go io.Copy(console, in) // ends with the process (the pty closes)
+	}
+	copies.Add(1)
+	go func() {
+		defer copies.Done()
+		io.Copy(out, console) // EIO once the container's side is closed
+	}()
+	return restore
+}
+
+// resizeConsole copies our terminal's size to the container's pty.
+func resizeConsole(console *os.File) {
+	ws, err := unix.IoctlGetWinsize(int(os.Stdin.Fd()), unix.TIOCGWINSZ)
+	if err != nil {
+		return
+	}
+	unix.IoctlSetWinsize(int(console.Fd()), unix.TIOCSWINSZ, ws)
+}
+

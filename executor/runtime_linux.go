@@ -1,0 +1,567 @@
+package executor
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/stack-dev/stack/executor/cgroups"
+	"github.com/stack-dev/stack/executor/container"
+	"github.com/stack-dev/stack/layers"
+)
+
+// deviceNumber returns the major:minor of a block device path.
+func deviceNumber(path string) (int64, int64, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err == nil && st.Mode&unix.S_IFMT == unix.S_IFBLK {
+		return int64(unix.Major(st.Rdev)), int64(unix.Minor(st.Rdev)), nil
+	}
+	b, err := os.ReadFile(filepath.Join("/sys/block", filepath.Base(path), "dev"))
+	if err != nil {
+		return 0, 0, fmt.Errorf("%s is not a block device", path)
+	}
+	var maj, min int64
+	if _, err := fmt.Sscanf(strings.TrimSpace(string(b)), "%d:%d", &maj, &min); err != nil {
+		return 0, 0, fmt.Errorf("%s: reading its device number: %w", path, err)
+	}
+	return maj, min, nil
+}
+
+// CreateContainer makes a container from opts: its record
+// (<root>/containers/<id>/config.json), its /etc/hosts, /etc/hostname and
+// /etc/resolv.conf, its writable layer on the image, and its name
+// (<root>/names/<name> → id). sync makes the record durable (fsync);
+// containers removed when they end (--rm) skip it.
+func CreateContainer(root string, opts *RunOptions, log *slog.Logger) (c *Container, err error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	store, err := layers.Open(root)
+	if err != nil {
+		return nil, err
+	}
+	// Hold the image store's GC lock (shared) from resolving the image
+	// until the record naming its ID exists, so GC cannot remove its layers
+	// in between (the store reads image_id from config.json).
+	unlock, err := lockShared(filepath.Join(root, "images", "gc.lock"))
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	img, err := store.Image(opts.Image)
+	if err != nil {
+		if errors.Is(err, layers.ErrNotFound) {
+			return nil, fmt.Errorf("unable to find image '%s' locally: %w", opts.Image, err)
+		}
+		return nil, err
+	}
+	id := newID()
+	if opts.Name == "" {
+		opts.Name = randomName()
+		for i := 0; i < 10 && nameTaken(root, opts.Name); i++ {
+			opts.Name = randomName() + fmt.Sprint(i)
+		}
+	} else if !validName(opts.Name) {
+		return nil, fmt.Errorf("invalid container name %q, only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", opts.Name)
+	}
+	c, err = buildContainer(root, id, opts, &img.Config, img.ID)
+	if err != nil {
+		return nil, err
+	}
+	if err := reserveName(root, c.Name, id); err != nil {
+		return nil, err
+	}
+	dir := containerDir(root, id)
+	defer func() {
+		if err != nil {
+			os.RemoveAll(dir)
+			releaseName(root, c.Name, id)
+		}
+	}()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating container %s: %w", id, err)
+	}
+	// The rootfs: the image's layers, top first, under a writable layer
+	// (what layers.PrepareRootfs makes, without its fsync on this path).
+	var lower []string
+	for i := len(img.ChainIDs) - 1; i >= 0; i-- {
+		if !store.HasLayer(img.ChainIDs[i]) {
+			return nil, fmt.Errorf("creating container %s: image %s: layer %s: %w", id, opts.Image, img.ChainIDs[i], layers.ErrNotFound)
+		}
+		lower = append(lower, store.LayerDir(img.ChainIDs[i]))
+	}
+	if len(lower) == 0 {
+		lower = []string{filepath.Join(root, "layers", "empty")}
+	}
+	if len(lower) == 1 {
+		// A single read-only layer needs a second lower (overlay rule):
+		// the empty one.
+		lower = append(lower, filepath.Join(root, "layers", "empty"))
+	}
+	r := container.Rootfs{Lower: lower, Upper: filepath.Join(dir, "upper"), Work: filepath.Join(dir, "work"),
+		Target: filepath.Join(dir, "rootfs"), Volatile: c.AutoRemove}
+	for _, d := range []string{r.Upper, r.Work} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			return nil, fmt.Errorf("creating container %s: %w", id, err)
+		}
+	}
+	c.Runtime.Rootfs = r
+	if err := prepareMounts(root, c); err != nil {
+		return nil, err
+	}
+	if err := writeEtcFiles(dir, c); err != nil {
+		return nil, err
+	}
+	if err := compileSeccomp(root, c); err != nil {
+		return nil, err
+	}
+	if err := writeRecord(dir, c, !c.AutoRemove); err != nil {
+		return nil, err
+	}
+	log.Debug("container created", "id", id, "name", c.Name, "image", img.ID)
+	return c, nil
+}
+
+func lockShared(path string) (func(), error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("locking image store: %w", err)
+	}
+	for {
+		err = unix.Flock(int(f.Fd()), unix.LOCK_SH)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("locking image store: %w", os.NewSyscallError("flock", err))
+	}
+	return func() { f.Close() }, nil
+}
+
+func writeRecord(dir string, c *Container, sync bool) error {
+	b, err := jsonMarshal(c)
+	if err != nil {
+		return err
+	}
+	return container.WriteFileAtomic(filepath.Join(dir, "config.json"), b, 0o600, sync)
+}
+
+// prepareMounts creates named volumes and missing bind sources (as docker
+// does for -v), and picks the seccomp program.
+func prepareMounts(root string, c *Container) error {
+	for _, m := range c.Runtime.Mounts {
+		if m.Type != "bind" || strings.HasPrefix(m.Source, containerDir(root, c.ID)) {
+			continue
+		}
+		if _, err := os.Stat(m.Source); errors.Is(err, fs.ErrNotExist) {
+			if err := os.MkdirAll(m.Source, 0o755); err != nil {
+				return fmt.Errorf("creating volume %s: %w", m.Source, err)
+			}
+		}
+	}
+	return nil
+}
+
+func compileSeccomp(root string, c *Container) error {
+	p := &c.Runtime.Process
+	switch c.SeccompProfile {
+	case "unconfined":
+		return nil
+	case "":
+		bpf, err := container.DefaultSeccomp(p.Capabilities, filepath.Join(root, "cache", "seccomp"))
+		if err != nil {
+			return err
+		}
+		p.Seccomp = bpf
+	default:
+		body, err := os.ReadFile(c.SeccompProfile)
+		if err != nil {
+			return fmt.Errorf("opening seccomp profile: %w", err)
+		}
+		bpf, err := container.SeccompFromJSON(body, p.Capabilities)
+		if err != nil {
+			return fmt.Errorf("seccomp profile %s: %w", c.SeccompProfile, err)
+		}
+		p.Seccomp = bpf
+	}
+	return nil
+}
+
+// writeEtcFiles writes the container's hosts, hostname and resolv.conf.
+func writeEtcFiles(dir string, c *Container) error {
+	hostname := c.Runtime.Hostname
+	var hosts string
+	if c.Network == "host" {
+		b, _ := os.ReadFile("/etc/hosts")
+		hosts = string(b)
+	} else {
+		hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n" +
+			"fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"
+	}
+	resolv, err := os.ReadFile("/etc/resolv.conf")
+	if err != nil {
+		resolv = nil
+	}
+	for name, data := range map[string]string{"hosts": hosts, "hostname": hostname + "\n", "resolv.conf": string(resolv)} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			return fmt.Errorf("writing container's /etc/%s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func nameTaken(root, name string) bool {
+	_, err := os.Lstat(filepath.Join(root, "names", name))
+	return err == nil
+}
+
+// reserveName claims name for id: creating the symlink is atomic, so two
+// commands never get the same name.
+func reserveName(root, name, id string) error {
+	dir := filepath.Join(root, "names")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("reserving name %s: %w", name, err)
+	}
+	err := os.Symlink(id, filepath.Join(dir, name))
+	if errors.Is(err, fs.ErrExist) {
+		other, _ := os.Readlink(filepath.Join(dir, name))
+		if _, serr := os.Stat(containerDir(root, other)); errors.Is(serr, fs.ErrNotExist) {
+			// A stale name (its container is gone): take it over.
+			os.Remove(filepath.Join(dir, name))
+			return reserveName(root, name, id)
+		}
+		return fmt.Errorf("conflict: the container name %q is already in use by container %q; remove (or rename) that container to be able to reuse that name: %w", "/"+name, other, ErrNameInUse)
+	}
+	if err != nil {
+		return fmt.Errorf("reserving name %s: %w", name, err)
+	}
+	return nil
+}
+
+func releaseName(root, name, id string) {
+	p := filepath.Join(root, "names", name)
+	if target, err := os.Readlink(p); err == nil && target == id {
+		os.Remove(p)
+	}
+}
+
+// AttachOptions are the caller's side of a started container.
+type AttachOptions struct {
+	Stdin          io.Reader // nil: /dev/null (docker without -i)
+	Stdout, Stderr io.Writer
+	// Foreground ties the container to the calling process: it is killed
+	// when the caller dies (PR_SET_PDEATHSIG), and the caller is recorded
+	// as its supervisor.
+	Foreground bool
+	// Network wires the container's network namespace (pid is its init);
+	// nil for none and host.
+	Network func(pid int) error
+	Logger  *slog.Logger
+}
+
+// Running is a started container.
+type Running struct {
+	Container *Container
+	Task      *container.Task
+	State     *container.State
+	root      string
+	cg        cgroups.Cgroup
+	log       *slog.Logger
+}
+
+// StartContainer creates the container's cgroup and starts its init,
+// recording the running state.
+func StartContainer(root string, c *Container, o AttachOptions) (*Running, error) {
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	dir := containerDir(root, c.ID)
+	host, err := cgroups.Detect()
+	if err != nil {
+		return nil, err
+	}
+	res := c.Resources
+	cg, err := host.Create("stack/"+c.ID, &res)
+	if err != nil {
+		return nil, fmt.Errorf("starting container %s: %w", c.ID, err)
+	}
+	st := &container.State{Status: container.Running, CreatedAt: c.Created, Cgroups: cg.Paths()}
+	cfg := c.Runtime
+	if host.Mode == cgroups.Unified && !c.Resources.AllowAllDevices {
+		// No device cgroup on v2 here (it needs a BPF program): without
+		// it, CAP_MKNOD would let the container make any device node.
+		cfg.Process.Capabilities, _ = container.AdjustCapabilities(cfg.Process.Capabilities, nil, []string{"CAP_MKNOD"})
+	}
+	if o.Foreground {
+		cfg.ParentDeathSignal = int(unix.SIGKILL)
+		st.Supervisor = os.Getpid()
+		st.SupervisorStart, _ = container.ProcessStartTime(st.Supervisor)
+	}
+	task, err := container.Start(&cfg, container.StartOptions{
+		Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr,
+		Cgroup: cg, OnCreate: o.Network, Logger: log,
+	})
+	if err != nil {
+		cg.Delete()
+		return nil, err
+	}
+	st.Pid = task.Pid
+	st.PidStart, _ = container.ProcessStartTime(task.Pid)
+	st.StartedAt = time.Now().UTC()
+	if err := container.WriteState(dir, st, !c.AutoRemove); err != nil {
+		task.Signal(unix.SIGKILL)
+		task.Wait()
+		cg.Delete()
+		return nil, err
+	}
+	return &Running{Container: c, Task: task, State: st, root: root, cg: cg, log: log}, nil
+}
+
+// Wait waits for the container's main process, records how it ended
+// (exit code, OOM kill) and tears the container down: its cgroup always,
+// everything else too when it was started with --rm.
+func (r *Running) Wait() (container.ExitStatus, error) {
+	es, err := r.Task.Wait()
+	if err != nil {
+		return es, err
+	}
+	st := r.State
+	st.Status = container.Exited
+	st.ExitCode = es.Code
+	st.FinishedAt = time.Now().UTC()
+	if n, err := r.cg.OOMKills(); err == nil && n > 0 {
+		st.OOMKilled = true
+	}
+	if err := r.cg.Delete(); err != nil {
+		r.log.Warn("removing cgroup", "container", r.Container.ID, "err", err)
+	}
+	st.Pid, st.PidStart, st.Supervisor, st.SupervisorStart = 0, 0, 0, 0
+	if r.Container.AutoRemove {
+		return es, removeFiles(r.root, r.Container)
+	}
+	st.Cgroups = nil
+	if err := container.WriteState(containerDir(r.root, r.Container.ID), st, true); err != nil {
+		return es, err
+	}
+	return es, nil
+}
+
+// LoadContainer finds a container by name, full ID or unique ID prefix.
+func LoadContainer(root, ref string) (*Container, *container.State, error) {
+	id, err := resolveContainer(root, ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	dir := containerDir(root, id)
+	b, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading container %s: %w", id, err)
+	}
+	var c Container
+	if err := jsonUnmarshal(b, &c); err != nil {
+		return nil, nil, fmt.Errorf("reading container %s: %w", id, err)
+	}
+	st, err := container.ReadState(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		st, err = &container.State{Status: container.Created, CreatedAt: c.Created}, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return &c, st, nil
+}
+
+func resolveContainer(root, ref string) (string, error) {
+	if ref == "" {
+		return "", fmt.Errorf("no such container: %q: %w", ref, ErrContainerNotFound)
+	}
+	if target, err := os.Readlink(filepath.Join(root, "names", strings.TrimPrefix(ref, "/"))); err == nil {
+		if _, err := os.Stat(containerDir(root, target)); err == nil {
+			return target, nil
+		}
+	}
+	entries, err := os.ReadDir(filepath.Join(root, "containers"))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", err
+	}
+	var match []string
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ref) && e.IsDir() {
+			if _, err := os.Stat(filepath.Join(root, "containers", e.Name(), "config.json")); err == nil {
+				match = append(match, e.Name())
+			}
+		}
+	}
+	switch len(match) {
+	case 0:
+		return "", fmt.Errorf("no such container: %s: %w", ref, ErrContainerNotFound)
+	case 1:
+		return match[0], nil
+	}
+	return "", fmt.Errorf("multiple IDs found with provided prefix: %s", ref)
+}
+
+// IsRunning reports whether the recorded init process still runs, and
+// whether whoever waits for it (the supervisor) does.
+func IsRunning(st *container.State) (initAlive, supervisorAlive bool) {
+	if st.Status != container.Running && st.Status != container.Paused {
+		return false, false
+	}
+	initAlive = container.Alive(st.Pid, st.PidStart)
+	supervisorAlive = st.Supervisor != 0 && container.Alive(st.Supervisor, st.SupervisorStart)
+	return initAlive, supervisorAlive
+}
+
+// RemoveContainer removes a container: its processes (only with force
+// when it runs under a live supervisor), cgroup, writable layer, files,
+// name, and (with volumes) its anonymous volumes. A container whose
+// `stack run` was killed is cleaned up without force.
+func RemoveContainer(root, ref string, force, volumes bool) error {
+	c, st, err := LoadContainer(root, ref)
+	if err != nil {
+		return err
+	}
+	initAlive, supAlive := IsRunning(st)
+	if initAlive && supAlive && !force {
+		return fmt.Errorf("you cannot remove a running container %s; stop the container before attempting removal or force remove", c.ID)
+	}
+	if initAlive {
+		unix.Kill(st.Pid, unix.SIGKILL)
+	}
+	if len(st.Cgroups) > 0 {
+		if err := cgroups.Open(st.Cgroups).Delete(); err != nil {
+			return fmt.Errorf("removing container %s: %w", c.ID, err)
+		}
+	}
+	if initAlive {
+		waitGone(st.Pid, st.PidStart, 5*time.Second)
+	}
+	if volumes {
+		c.AutoRemove = true // remove anonymous volumes below
+	}
+	return removeFiles(root, c)
+}
+
+func waitGone(pid int, start uint64, d time.Duration) {
+	deadline := time.Now().Add(d)
+	for container.Alive(pid, start) && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// removeFiles removes the container's directory (record, state, writable
+// layer), its name and, for --rm containers, its anonymous volumes.
+func removeFiles(root string, c *Container) error {
+	dir := containerDir(root, c.ID)
+	// The overlay lives in the container's mount namespace only and is
+	// gone with its last process: the directories are plain files now.
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("removing container %s: %w", c.ID, err)
+	}
+	releaseName(root, c.Name, c.ID)
+	if c.AutoRemove {
+		for _, v := range c.Anonymous {
+			os.RemoveAll(filepath.Join(root, "volumes", v))
+		}
+	}
+	return nil
+}
+
+// ExecOptions is `stack exec`'s request.
+type ExecOptions struct {
+	Args        []string
+	Env         []string
+	Workdir     string
+	User        string
+	Interactive bool
+	TTY         bool
+	Privileged  bool
+	Stdin       io.Reader
+	Stdout      io.Writer
+	Stderr      io.Writer
+	Logger      *slog.Logger
+}
+
+// ExecContainer runs a command in a running container: in all its
+// namespaces and its cgroup, with its environment, capabilities, seccomp
+// program and user unless opts override them.
+func ExecContainer(root, ref string, o ExecOptions) (*container.Task, error) {
+	c, st, err := LoadContainer(root, ref)
+	if err != nil {
+		return nil, err
+	}
+	if alive, _ := IsRunning(st); !alive {
+		return nil, fmt.Errorf("container %s is not running: %w", c.ID, container.ErrNotRunning)
+	}
+	if st.Status == container.Paused {
+		return nil, fmt.Errorf("container %s is paused, unpause the container before exec", c.ID)
+	}
+	p := c.Runtime.Process
+	p.Args = o.Args
+	p.Terminal = o.TTY
+	env := append([]string(nil), p.Env...)
+	if o.TTY && !hasKey(env, "TERM") {
+		env = append(env, "TERM=xterm")
+	}
+	for _, e := range o.Env {
+		if !strings.Contains(e, "=") {
+			if v, ok := os.LookupEnv(e); ok {
+				e += "=" + v
+			} else {
+				continue
+			}
+		}
+		env = setKey(env, e)
+	}
+	p.Env = env
+	if o.Workdir != "" {
+		p.Cwd = o.Workdir
+	}
+	if o.User != "" {
+		p.User = o.User
+	}
+	if o.Privileged {
+		p.Capabilities = container.AllCapabilities()
+		p.Seccomp = nil
+		p.NoNewPrivileges = false
+	}
+	var cg container.Joiner
+	if len(st.Cgroups) > 0 {
+		cg = cgroups.Open(st.Cgroups)
+	}
+	return container.Exec(st.Pid, &p, container.StartOptions{
+		Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr, Cgroup: cg, Logger: o.Logger,
+	})
+}
+
+func hasKey(env []string, k string) bool {
+	for _, e := range env {
+		if strings.HasPrefix(e, k+"=") {
+			return true
+		}
+	}
+	return false
+}
+
+func setKey(env []string, kv string) []string {
+	k, _, _ := strings.Cut(kv, "=")
+	for i, e := range env {
+		if strings.HasPrefix(e, k+"=") {
+			env[i] = kv
+			return env
+		}
+	}
+	return append(env, kv)
+}
+
