@@ -7,9 +7,9 @@ package executor
 
 import (
 	"bufio"
-	"encoding/json"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"

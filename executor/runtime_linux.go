@@ -564,4 +564,3 @@ func setKey(env []string, kv string) []string {
 	}
 	return append(env, kv)
 }
-

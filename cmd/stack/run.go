@@ -43,7 +43,7 @@ func newRunCommand() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.SetInterspersed(false) // flags after IMAGE belong to the command
+	f.SetInterspersed(false)              // flags after IMAGE belong to the command
 	f.Bool("help", false, "help for run") // -h is --hostname, as in docker
 	f.BoolVarP(&opts.Interactive, "interactive", "i", false, "keep STDIN open")
 	f.BoolVarP(&opts.TTY, "tty", "t", false, "allocate a pseudo-TTY")
@@ -202,4 +202,3 @@ func resizeConsole(console *os.File) {
 	}
 	unix.IoctlSetWinsize(int(console.Fd()), unix.TIOCSWINSZ, ws)
 }
-

@@ -94,4 +94,3 @@ func ExecInit() int {
 	}
 	return fail(sync, finishProcess(&p, sync, 0))
 }
-
