@@ -76,8 +76,11 @@ func TestSetContentDigest(t *testing.T) {
 	_, r := build(t, "FROM busybox\nWORKDIR /app\nADD f.txt .\n", ParseOptions{}, busybox())
 	s := r.Steps[1]
 	s.SetContentDigest("file:0123")
-	if want := "/bin/sh -c #(nop) ADD file:0123 in /app/ "; s.History.CreatedBy != want {
+	if want := "/bin/sh -c #(nop) ADD file:0123 in . "; s.History.CreatedBy != want {
 		t.Errorf("CreatedBy = %q, want %q", s.History.CreatedBy, want)
+	}
+	if s.Copy.Dest != "/app/" {
+		t.Errorf("Dest = %q, want /app/", s.Copy.Dest)
 	}
 	if h := r.Image().History; h[len(h)-1].CreatedBy != s.History.CreatedBy {
 		t.Errorf("Image() does not carry the digest: %v", h)

@@ -62,6 +62,8 @@ type RunStep struct {
 	// BuildArgs are the build args in the environment, for the history
 	// ("|1 A=b /bin/sh -c ..."), sorted.
 	BuildArgs []string
+
+	proxyArgs bool // undeclared proxy build args are in Env
 }
 
 // CopyStep is what a COPY or ADD copies.
@@ -89,6 +91,7 @@ type CopyStep struct {
 	FromImage string
 
 	nopShell []string // for the history line
+	rawDest  string   // the destination as written, for the history line
 }
 
 // InlineFile is a heredoc given as a file.
@@ -104,7 +107,7 @@ func (s *Step) SetContentDigest(digest string) {
 	if s.Copy == nil {
 		return
 	}
-	s.History.CreatedBy = strings.Join(s.Copy.nopShell, " ") + " #(nop) " + fmt.Sprintf("%s %s in %s ", s.Cmd, digest, s.Copy.Dest)
+	s.History.CreatedBy = strings.Join(s.Copy.nopShell, " ") + " #(nop) " + fmt.Sprintf("%s %s in %s ", s.Cmd, digest, s.Copy.rawDest)
 }
 
 // Result is a converted stage: its steps and the image config they make.
@@ -400,7 +403,9 @@ func (c *converter) step(in *Instruction) (*Step, error) {
 
 	case *instructions.CmdCommand:
 		conf.Cmd = c.commandLine(cmd.ShellDependantCmdLine)
-		c.cmdSet = true
+		if len(cmd.CmdLine) > 0 { // as docker: "CMD []" does not count as set
+			c.cmdSet = true
+		}
 		configOnly(fmt.Sprintf("CMD %q", conf.Cmd))
 
 	case *instructions.EntrypointCommand:
@@ -421,7 +426,8 @@ func (c *converter) step(in *Instruction) (*Step, error) {
 		if run.Stdin != "" {
 			createdBy = append(append([]string(nil), c.shell()...), cmd.CmdLine...)
 		}
-		if len(run.BuildArgs) > 0 {
+		if len(run.BuildArgs) > 0 || run.proxyArgs {
+			// docker writes "|0 ..." when only undeclared proxy args are set
 			createdBy = append(append([]string{"|" + strconv.Itoa(len(run.BuildArgs))}, run.BuildArgs...), createdBy...)
 		}
 		s.History = v1.History{CreatedBy: strings.Join(createdBy, " ")}
@@ -521,6 +527,7 @@ func (c *converter) copyStep(in *Instruction, add bool, sd instructions.SourcesA
 		return nil, errorfAt(in.Pos, "%s destination %s: %s", in.Cmd, sd.DestPath, cleanErr(err))
 	}
 	cp.Dest = c.absDest(dest)
+	cp.rawDest = dest
 	if cp.Chown, err = c.p.expand(chown, env); err != nil {
 		return nil, errorfAt(in.Pos, "%s --chown: %s", in.Cmd, cleanErr(err))
 	}
@@ -624,6 +631,7 @@ func (c *converter) run(cl instructions.ShellDependantCmdLine) *RunStep {
 			}
 			if _, inEnv := lookupEnv(conf.Env, name); !inEnv {
 				r.Env = append(r.Env, name+"="+v)
+				r.proxyArgs = true
 			}
 		}
 	}

@@ -87,6 +87,11 @@ func TestConvertConfig(t *testing.T) {
 			want: v1.Config{Env: []string{path}, Entrypoint: append(sh, "/entry -x"), Cmd: []string{"b"}},
 		},
 		{
+			name: "CMD [] does not count as set: ENTRYPOINT still clears CMD",
+			src:  "FROM busybox\nCMD []\nENTRYPOINT [\"/e\"]\n",
+			want: v1.Config{Env: []string{path}, Entrypoint: []string{"/e"}},
+		},
+		{
 			name: "ENTRYPOINT [] clears it",
 			src:  "FROM busybox\nENTRYPOINT [\"/e\"]\nCMD [\"c\"]\nENTRYPOINT []\n",
 			want: v1.Config{Env: []string{path}, Cmd: []string{"c"}},
@@ -288,7 +293,7 @@ COPY --from=alpine:3 /etc/os-release /
 		User:      "app",
 		BuildArgs: []string{"HTTP_PROXY=http://proxy:3128", "TAG=v1"},
 	}
-	if diff := cmp.Diff(wantRun, steps[5].Run); diff != "" {
+	if diff := cmp.Diff(wantRun, steps[5].Run, cmpopts.IgnoreUnexported(RunStep{})); diff != "" {
 		t.Errorf("RUN (-want +got):\n%s", diff)
 	}
 	if got := steps[6].Run.Args; !cmp.Equal(got, []string{"/bin/sh", "-c", "echo one\necho two\n"}) {
@@ -330,6 +335,21 @@ COPY --from=alpine:3 /etc/os-release /
 	// The second stage inherits the first's config: user, workdir.
 	if cfg := r1.Image().Config; cfg.User != "app" || cfg.WorkingDir != "/src" {
 		t.Errorf("inherited config = %+v", cfg)
+	}
+}
+
+func TestRunHistoryProxyArgs(t *testing.T) {
+	args := map[string]string{"HTTP_PROXY": "http://p"}
+	_, r := build(t, "FROM busybox\nRUN echo hi\n", ParseOptions{BuildArgs: args}, busybox())
+	if got := r.Steps[0].History.CreatedBy; got != "|0 /bin/sh -c echo hi" {
+		t.Errorf("CreatedBy = %q, want docker's \"|0 /bin/sh -c echo hi\"", got)
+	}
+	if env := r.Steps[0].Run.Env; env[len(env)-1] != "HTTP_PROXY=http://p" {
+		t.Errorf("proxy arg not in the RUN env: %v", env)
+	}
+	_, r = build(t, "FROM busybox\nRUN echo hi\n", ParseOptions{}, busybox())
+	if got := r.Steps[0].History.CreatedBy; got != "/bin/sh -c echo hi" {
+		t.Errorf("CreatedBy = %q", got)
 	}
 }
 
@@ -542,6 +562,19 @@ func TestEscapeDirective(t *testing.T) {
 	}
 	if v, _ := lookupEnv(r.Config.Config.Env, "Q"); v != "2" {
 		t.Errorf("Q = %q", v)
+	}
+}
+
+func TestFromBuildPlatform(t *testing.T) {
+	opts := ParseOptions{Platform: Platform{OS: "linux", Arch: "amd64"}}
+	for _, src := range []string{
+		"FROM --platform=$BUILDPLATFORM busybox\n",
+		"FROM --platform=${TARGETPLATFORM} busybox\n",
+		"FROM --platform=linux/amd64 busybox\n",
+	} {
+		if _, err := Parse("Dockerfile", []byte(src), opts); err != nil {
+			t.Errorf("%q: %v", src, err)
+		}
 	}
 }
 
