@@ -17,10 +17,30 @@ type envLine struct {
 // quotes (literal), double quotes (escapes \n \t \" \\ and $ interpolation,
 // may span lines) or unquoted (trimmed, ` #` starts a comment,
 // interpolated). raw turns all of that off: everything after the first `=`
-// is the value. interp, when not nil, expands variables in a value; it sees
-// the assignments made earlier in the file.
-func parseDotenv(data string, raw bool, interp func(s string, line int) (string, error)) ([]envLine, error) {
+// is the value. lookup, when not nil, turns on interpolation of values:
+// a variable is looked up in the assignments made earlier in the file,
+// then with lookup.
+func parseDotenv(data string, raw bool, lookup func(string) (string, bool)) ([]envLine, error) {
 	var out []envLine
+	seen := map[string]string{}
+	interp := func(s string) (string, error) {
+		if lookup == nil {
+			return s, nil
+		}
+		v, _, err := Interpolate(s, func(name string) (string, bool) {
+			if v, ok := seen[name]; ok {
+				return v, true
+			}
+			return lookup(name)
+		})
+		return v, err
+	}
+	add := func(e envLine) {
+		out = append(out, e)
+		if e.set {
+			seen[e.key] = e.value
+		}
+	}
 	lines := strings.Split(strings.ReplaceAll(data, "\r\n", "\n"), "\n")
 	for i := 0; i < len(lines); i++ {
 		lineNo := i + 1
@@ -30,11 +50,7 @@ func parseDotenv(data string, raw bool, interp func(s string, line int) (string,
 				continue
 			}
 			k, v, ok := strings.Cut(l, "=")
-			if !ok {
-				out = append(out, envLine{key: strings.TrimSpace(k), line: lineNo})
-				continue
-			}
-			out = append(out, envLine{key: strings.TrimSpace(k), value: v, line: lineNo, set: true})
+			add(envLine{key: strings.TrimSpace(k), value: v, line: lineNo, set: ok})
 			continue
 		}
 		t := strings.TrimSpace(l)
@@ -48,10 +64,11 @@ func parseDotenv(data string, raw bool, interp func(s string, line int) (string,
 			return nil, fmt.Errorf("line %d: %q is not a valid variable name", lineNo, k)
 		}
 		if !ok {
-			out = append(out, envLine{key: k, line: lineNo})
+			add(envLine{key: k, line: lineNo})
 			continue
 		}
 		v = strings.TrimLeft(v, " \t")
+		var err error
 		switch {
 		case strings.HasPrefix(v, "'"):
 			end := strings.IndexByte(v[1:], '\'')
@@ -65,48 +82,39 @@ func parseDotenv(data string, raw bool, interp func(s string, line int) (string,
 			}
 			v = v[1 : end+1]
 		case strings.HasPrefix(v, `"`):
-			val, rest, ok := unquoteDouble(v[1:])
+			val, ok := unquoteDouble(v[1:])
 			for !ok && i+1 < len(lines) {
 				i++
 				v += "\n" + lines[i]
-				val, rest, ok = unquoteDouble(v[1:])
+				val, ok = unquoteDouble(v[1:])
 			}
 			if !ok {
 				return nil, fmt.Errorf("line %d: unterminated double-quoted value", lineNo)
 			}
-			_ = rest
-			v = val
-			if interp != nil {
-				var err error
-				if v, err = interp(v, lineNo); err != nil {
-					return nil, fmt.Errorf("line %d: %w", lineNo, err)
-				}
+			if v, err = interp(val); err != nil {
+				return nil, fmt.Errorf("line %d: %w", lineNo, err)
 			}
 		default:
 			if j := strings.Index(v, " #"); j >= 0 {
 				v = v[:j]
 			}
-			v = strings.TrimSpace(v)
-			if interp != nil {
-				var err error
-				if v, err = interp(v, lineNo); err != nil {
-					return nil, fmt.Errorf("line %d: %w", lineNo, err)
-				}
+			if v, err = interp(strings.TrimSpace(v)); err != nil {
+				return nil, fmt.Errorf("line %d: %w", lineNo, err)
 			}
 		}
-		out = append(out, envLine{key: k, value: v, line: lineNo, set: true})
+		add(envLine{key: k, value: v, line: lineNo, set: true})
 	}
 	return out, nil
 }
 
 // unquoteDouble reads a double-quoted value up to its closing quote.
-func unquoteDouble(s string) (val, rest string, ok bool) {
+func unquoteDouble(s string) (val string, ok bool) {
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
 		case c == '"':
-			return b.String(), s[i+1:], true
+			return b.String(), true
 		case c == '\\' && i+1 < len(s):
 			i++
 			switch s[i] {
@@ -128,7 +136,7 @@ func unquoteDouble(s string) (val, rest string, ok bool) {
 			b.WriteByte(c)
 		}
 	}
-	return "", "", false
+	return "", false
 }
 
 func validEnvName(k string) bool {

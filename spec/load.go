@@ -142,10 +142,7 @@ func (l *loader) loadEnvFiles() error {
 			}
 			return fmt.Errorf("reading env file: %w", err)
 		}
-		lines, err := parseDotenv(string(data), false, func(s string, line int) (string, error) {
-			out, _, err := Interpolate(s, l.lookup)
-			return out, err
-		})
+		lines, err := parseDotenv(string(data), false, l.lookup)
 		if err != nil {
 			l.errAt(Pos{File: f, Line: errLine(err), Col: 1}, "", "%s", errText(err))
 			continue
@@ -258,7 +255,7 @@ func (l *loader) loadFile(display, dir string, lookup func(string) (string, bool
 		}
 		return nil, nil
 	}
-	l.interpolate(n, "", lookup)
+	l.interpolate(n, lookup)
 	if _, inc := n.getKey("include"); inc != nil {
 		abs, _ := filepath.Abs(display)
 		l.processIncludes(n, inc, append(chain, abs))
@@ -269,7 +266,12 @@ func (l *loader) loadFile(display, dir string, lookup func(string) (string, bool
 
 // interpolate expands variables in every scalar value (never in keys) of
 // n. x- extensions other than x-stack-* are left alone: they are ignored.
-func (l *loader) interpolate(n *node, path string, lookup func(string) (string, bool)) {
+func (l *loader) interpolate(n *node, lookup func(string) (string, bool)) {
+	segs := make([]pathSeg, 0, 16)
+	l.interpolateNode(n, &segs, lookup)
+}
+
+func (l *loader) interpolateNode(n *node, segs *[]pathSeg, lookup func(string) (string, bool)) {
 	switch n.kind {
 	case scalarNode:
 		if !strings.Contains(n.value, "$") {
@@ -277,14 +279,14 @@ func (l *loader) interpolate(n *node, path string, lookup func(string) (string, 
 		}
 		out, unset, err := Interpolate(n.value, lookup)
 		if err != nil {
-			l.errAt(n.pos, path, "%v", err)
+			l.errAt(n.pos, renderPath(*segs), "%v", err)
 			n.invalid = true
 			return
 		}
 		for _, v := range unset {
 			if !l.warnedVars[v] {
 				l.warnedVars[v] = true
-				l.warnAt(n.pos, path, "variable %s is not set: using an empty string", v)
+				l.warnAt(n.pos, renderPath(*segs), "variable %s is not set: using an empty string", v)
 			}
 		}
 		n.value = out
@@ -294,11 +296,15 @@ func (l *loader) interpolate(n *node, path string, lookup func(string) (string, 
 			if strings.HasPrefix(k.value, "x-") && !strings.HasPrefix(k.value, "x-stack-") {
 				continue
 			}
-			l.interpolate(n.vals[i], joinPath(path, k.value), lookup)
+			*segs = append(*segs, pathSeg{k.value, -1})
+			l.interpolateNode(n.vals[i], segs, lookup)
+			*segs = (*segs)[:len(*segs)-1]
 		}
 	case seqNode:
 		for i, v := range n.vals {
-			l.interpolate(v, fmt.Sprintf("%s[%d]", path, i), lookup)
+			*segs = append(*segs, pathSeg{"", i})
+			l.interpolateNode(v, segs, lookup)
+			*segs = (*segs)[:len(*segs)-1]
 		}
 	}
 }
@@ -391,7 +397,7 @@ func (l *loader) processIncludes(n, inc *node, chain []string) {
 			}
 			lookup := l.lookup
 			if envFiles != nil {
-				lookup = l.includeEnv(envFiles, incDir, path)
+				lookup = l.includeEnv(envFiles, filepath.Dir(absOf(pn.pos.File)), path)
 			} else if _, err := os.Stat(filepath.Join(incDir, ".env")); err == nil && incDir != l.projectDir {
 				lookup = l.envFileLookup([]string{filepath.Join(incDir, ".env")}, pn.pos, path)
 			}

@@ -140,6 +140,7 @@ type parser struct {
 	diags *[]Diagnostic
 	// expanding guards against an alias that refers to its own ancestor.
 	expanding map[*yaml.Node]bool
+	segs      []pathSeg
 }
 
 func (p *parser) errf(line, col int, path, format string, args ...any) {
@@ -154,11 +155,11 @@ func parseYAML(data []byte, file, dir string, diags *[]Diagnostic) *node {
 		*diags = append(*diags, yamlErrorDiag(err, file, data))
 		return nil
 	}
-	p := &parser{file: file, dir: dir, diags: diags}
+	p := &parser{file: file, dir: dir, diags: diags, expanding: map[*yaml.Node]bool{}, segs: make([]pathSeg, 0, 16)}
 	if doc.Kind == 0 {
 		return &node{kind: nullNode, pos: Pos{File: file, Line: 1, Col: 1}, dir: dir}
 	}
-	return p.convert(&doc, "")
+	return p.convert(&doc)
 }
 
 // yamlErrorDiag turns a yaml.v3 error ("yaml: line 3: ...") into a diagnostic.
@@ -190,11 +191,40 @@ func yamlErrorDiag(err error, file string, data []byte) Diagnostic {
 
 func (p *parser) pos(y *yaml.Node) Pos { return Pos{File: p.file, Line: y.Line, Col: y.Column} }
 
-func (p *parser) convert(y *yaml.Node, path string) *node {
+// pathSeg is one step of the YAML path of the node being converted; paths
+// are only rendered for diagnostics.
+type pathSeg struct {
+	key string
+	idx int // -1 for a mapping key
+}
+
+func renderPath(segs []pathSeg) string {
+	var b strings.Builder
+	for _, s := range segs {
+		if s.idx >= 0 {
+			b.WriteByte('[')
+			b.WriteString(strconv.Itoa(s.idx))
+			b.WriteByte(']')
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(s.key)
+	}
+	return b.String()
+}
+
+func (p *parser) path() string { return renderPath(p.segs) }
+
+func (p *parser) push(key string, idx int) { p.segs = append(p.segs, pathSeg{key, idx}) }
+func (p *parser) pop()                     { p.segs = p.segs[:len(p.segs)-1] }
+
+func (p *parser) convert(y *yaml.Node) *node {
 	p.count++
 	if p.count > maxNodes {
 		if p.count == maxNodes+1 {
-			p.errf(y.Line, y.Column, path, "document too large after alias expansion (more than %d nodes)", maxNodes)
+			p.errf(y.Line, y.Column, p.path(), "document too large after alias expansion (more than %d nodes)", maxNodes)
 		}
 		return &node{kind: nullNode, pos: p.pos(y), dir: p.dir}
 	}
@@ -203,17 +233,17 @@ func (p *parser) convert(y *yaml.Node, path string) *node {
 		if len(y.Content) == 0 {
 			return &node{kind: nullNode, pos: p.pos(y), dir: p.dir}
 		}
-		return p.convert(y.Content[0], path)
+		return p.convert(y.Content[0])
 	case yaml.AliasNode:
 		if y.Alias == nil {
-			p.errf(y.Line, y.Column, path, "unknown alias %q", y.Value)
+			p.errf(y.Line, y.Column, p.path(), "unknown alias %q", y.Value)
 			return &node{kind: nullNode, pos: p.pos(y), dir: p.dir}
 		}
 		if p.expanding[y.Alias] {
-			p.errf(y.Line, y.Column, path, "alias %q refers to its own ancestor", y.Value)
+			p.errf(y.Line, y.Column, p.path(), "alias %q refers to its own ancestor", y.Value)
 			return &node{kind: nullNode, pos: p.pos(y), dir: p.dir}
 		}
-		return p.convert(y.Alias, path)
+		return p.convert(y.Alias)
 	}
 	n := &node{pos: p.pos(y), dir: p.dir}
 	switch y.Tag {
@@ -224,11 +254,11 @@ func (p *parser) convert(y *yaml.Node, path string) *node {
 	}
 	switch y.Kind {
 	case yaml.ScalarNode:
-		tag := y.Tag
-		if n.reset || n.override || tag == "" || tag == "!" {
+		var tag string
+		if n.reset || n.override {
 			tag = (&yaml.Node{Kind: yaml.ScalarNode, Value: y.Value, Style: y.Style}).ShortTag()
-		} else if strings.HasPrefix(tag, "tag:yaml.org,2002:") {
-			tag = "!!" + strings.TrimPrefix(tag, "tag:yaml.org,2002:")
+		} else {
+			tag = y.ShortTag()
 		}
 		switch tag {
 		case "!!null":
@@ -238,10 +268,11 @@ func (p *parser) convert(y *yaml.Node, path string) *node {
 			n.tag = tag
 			n.value = y.Value
 		case "!!binary":
-			p.errf(y.Line, y.Column, path, "binary values are not supported")
+			p.errf(y.Line, y.Column, p.path(), "binary values are not supported")
 			n.kind = nullNode
+			n.invalid = true
 		default:
-			p.errf(y.Line, y.Column, path, "unknown tag %q (valid: !reset, !override)", y.Tag)
+			p.errf(y.Line, y.Column, p.path(), "unknown tag %q (valid: !reset, !override)", y.Tag)
 			n.kind = nullNode
 			n.invalid = true
 		}
@@ -249,23 +280,19 @@ func (p *parser) convert(y *yaml.Node, path string) *node {
 			n.kind = nullNode
 		}
 	case yaml.SequenceNode:
-		if p.expanding == nil {
-			p.expanding = map[*yaml.Node]bool{}
-		}
 		p.expanding[y] = true
 		n.kind = seqNode
 		n.vals = make([]*node, 0, len(y.Content))
 		for i, c := range y.Content {
-			n.vals = append(n.vals, p.convert(c, fmt.Sprintf("%s[%d]", path, i)))
+			p.push("", i)
+			n.vals = append(n.vals, p.convert(c))
+			p.pop()
 		}
 		delete(p.expanding, y)
 	case yaml.MappingNode:
-		if p.expanding == nil {
-			p.expanding = map[*yaml.Node]bool{}
-		}
 		p.expanding[y] = true
 		n.kind = mapNode
-		p.convertMap(n, y, path)
+		p.convertMap(n, y)
 		delete(p.expanding, y)
 	}
 	return n
@@ -278,44 +305,49 @@ func joinPath(path, key string) string {
 	return path + "." + key
 }
 
-func (p *parser) convertMap(n *node, y *yaml.Node, path string) {
+func (p *parser) convertMap(n *node, y *yaml.Node) {
 	n.keys = make([]*node, 0, len(y.Content)/2)
 	n.vals = make([]*node, 0, len(y.Content)/2)
 	var merges []*node
 	for i := 0; i+1 < len(y.Content); i += 2 {
 		yk, yv := y.Content[i], y.Content[i+1]
 		if yk.Kind == yaml.ScalarNode && yk.Value == "<<" && (yk.Tag == "" || yk.Tag == "!!merge" || yk.Tag == "tag:yaml.org,2002:merge") && yk.Style == 0 {
-			m := p.convert(yv, joinPath(path, "<<"))
+			p.push("<<", -1)
+			m := p.convert(yv)
 			switch m.kind {
 			case mapNode:
 				merges = append(merges, m)
 			case seqNode:
 				for _, e := range m.vals {
 					if e.kind != mapNode {
-						p.errf(e.pos.Line, e.pos.Col, joinPath(path, "<<"), "merge key needs a mapping or a list of mappings, got %s", e.kind)
+						p.errf(e.pos.Line, e.pos.Col, p.path(), "merge key needs a mapping or a list of mappings, got %s", e.kind)
 						continue
 					}
 					merges = append(merges, e)
 				}
 			default:
-				p.errf(yv.Line, yv.Column, joinPath(path, "<<"), "merge key needs a mapping or a list of mappings, got %s", m.kind)
+				p.errf(yv.Line, yv.Column, p.path(), "merge key needs a mapping or a list of mappings, got %s", m.kind)
 			}
+			p.pop()
 			continue
 		}
 		if yk.Kind == yaml.AliasNode && yk.Alias != nil {
 			yk = yk.Alias
 		}
 		if yk.Kind != yaml.ScalarNode {
-			p.errf(yk.Line, yk.Column, path, "mapping keys must be scalars")
+			p.errf(yk.Line, yk.Column, p.path(), "mapping keys must be scalars")
 			continue
 		}
 		k := &node{kind: scalarNode, tag: "!!str", value: yk.Value, pos: p.pos(yk), dir: p.dir}
+		p.push(yk.Value, -1)
 		if n.hasKey(yk.Value) {
-			p.errf(yk.Line, yk.Column, joinPath(path, yk.Value), "duplicate key %q", yk.Value)
+			p.errf(yk.Line, yk.Column, p.path(), "duplicate key %q", yk.Value)
+			p.pop()
 			continue
 		}
 		n.keys = append(n.keys, k)
-		n.vals = append(n.vals, p.convert(yv, joinPath(path, yk.Value)))
+		n.vals = append(n.vals, p.convert(yv))
+		p.pop()
 	}
 	// Explicit keys win over merged ones; earlier merge sources win over later.
 	for _, m := range merges {

@@ -829,19 +829,16 @@ func (d *decoder) envFiles(v *node, p string) map[string]string {
 			d.errf(f.at, p, "env file %s: %v", f.path, unwrapPathErr(err))
 			continue
 		}
-		var interp func(string, int) (string, error)
+		var lookup func(string) (string, bool)
 		if !f.raw {
-			interp = func(s string, _ int) (string, error) {
-				out, _, err := Interpolate(s, func(name string) (string, bool) {
-					if v, ok := env[name]; ok {
-						return v, true
-					}
-					return d.l.lookup(name)
-				})
-				return out, err
+			lookup = func(name string) (string, bool) {
+				if v, ok := env[name]; ok {
+					return v, true
+				}
+				return d.l.lookup(name)
 			}
 		}
-		lines, err := parseDotenv(string(data), f.raw, interp)
+		lines, err := parseDotenv(string(data), f.raw, lookup)
 		if err != nil {
 			d.errf(f.at, p, "env file %s: %v", f.path, err)
 			continue
