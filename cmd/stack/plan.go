@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
@@ -60,6 +61,17 @@ func runPlan(cmd *cobra.Command, args []string, opts planOptions) error {
 		EnvFiles:    global.envFiles,
 		Loose:       global.loose,
 	})
+	var serr *spec.Error
+	if errors.As(err, &serr) {
+		errs := 0
+		for _, d := range serr.Diagnostics {
+			fmt.Fprintln(cmd.ErrOrStderr(), d)
+			if d.Severity == spec.SevError {
+				errs++
+			}
+		}
+		return &exitError{code: 1, err: fmt.Errorf("the stack file has %d error(s)", errs)}
+	}
 	if err != nil {
 		return err
 	}
