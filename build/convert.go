@@ -136,7 +136,10 @@ func (r *Result) Image() *v1.ConfigFile {
 func (p *Plan) Convert(st *Stage, base *v1.ConfigFile) (*Result, error) {
 	c := &converter{p: p, st: st, args: newArgEnv(nil)}
 	if base == nil {
-		c.cfg = &v1.ConfigFile{OS: p.platform.OS, Architecture: p.platform.Arch, Variant: p.platform.Variant}
+		c.cfg = &v1.ConfigFile{
+			OS: p.platform.OS, Architecture: p.platform.Arch, Variant: p.platform.Variant,
+			RootFS: v1.RootFS{Type: "layers"},
+		}
 	} else {
 		c.cfg = cloneConfigFile(base)
 	}
@@ -424,7 +427,7 @@ func (c *converter) step(in *Instruction) (*Step, error) {
 		s.Run = run
 		createdBy := run.Args
 		if run.Stdin != "" {
-			createdBy = append(append([]string(nil), c.shell()...), cmd.CmdLine...)
+			createdBy = append(append([]string(nil), c.shell()...), run.Stdin)
 		}
 		if len(run.BuildArgs) > 0 || run.proxyArgs {
 			// docker writes "|0 ..." when only undeclared proxy args are set
