@@ -118,7 +118,7 @@ func (d *differ) serviceDeps(s *spec.Service) []string {
 	for _, name := range sortedKeys(s.DependsOn) {
 		add(name)
 	}
-	if x, ok := strings.CutPrefix(s.NetworkMode, "service:"); ok {
+	if x := d.namespaceOwner(s); x != "" {
 		add(x)
 	}
 	for _, vf := range s.VolumesFrom {
@@ -754,9 +754,31 @@ func (d *differ) cascadeReason(n *node, s *spec.Service) string {
 			return "image " + ref.key + " " + imageVerb(d, id)
 		}
 	}
-	if x, ok := strings.CutPrefix(s.NetworkMode, "service:"); ok {
+	if x := d.namespaceOwner(s); x != "" {
 		if how := d.recreated(kindService + "/" + x); how != "" {
 			return "service " + x + " " + how
+		}
+	}
+	return ""
+}
+
+// namespaceOwner is the service whose network namespace s joins:
+// network_mode service:X, or container:NAME when NAME is a container of
+// this stack. "" otherwise.
+func (d *differ) namespaceOwner(s *spec.Service) string {
+	if x, ok := strings.CutPrefix(s.NetworkMode, "service:"); ok {
+		return x
+	}
+	name, ok := strings.CutPrefix(s.NetworkMode, "container:")
+	if !ok {
+		return ""
+	}
+	for _, k := range sortedKeys(d.desired.Services) {
+		o := d.desired.Services[k]
+		for i := 1; i <= Scale(o); i++ {
+			if ContainerName(d.desired.Name, o, i) == name {
+				return k
+			}
 		}
 	}
 	return ""

@@ -476,3 +476,21 @@ func TestDiffJSON(t *testing.T) {
 		})
 	}
 }
+
+func TestDiffContainerNetworkMode(t *testing.T) {
+	st := testStack()
+	st.Services["sidecar"].NetworkMode = "container:demo-web-1"
+	obs := converged(t, st)
+	st.Services["web"].Command = []string{"new"}
+	p, err := Diff(st, obs, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []stepSummary{
+		{Replace, "service/web", "config changed", []string{"demo-web-1"}, nil},
+		{Replace, "service/sidecar", "service web replaced", []string{"demo-sidecar-1"}, []int{1}},
+	}
+	if diff := cmp.Diff(want, summarize(p)); diff != "" {
+		t.Errorf("steps (-want +got):\n%s", diff)
+	}
+}
