@@ -215,3 +215,53 @@ func linkAddrs(t testing.TB, ns, ifname string) []string {
 	}
 	return out
 }
+
+// udpEchoIn echoes UDP datagrams on addr inside a namespace.
+func udpEchoIn(t testing.TB, ns, addr string) net.PacketConn {
+	t.Helper()
+	h, err := netns.GetFromPath(nsPath(ns))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	var pc net.PacketConn
+	if err := inNS(h, func() (err error) { pc, err = net.ListenPacket("udp", addr); return }); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	go func() {
+		buf := make([]byte, 2048)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			pc.WriteTo(buf[:n], from)
+		}
+	}()
+	return pc
+}
+
+// udpAsk sends msg to addr from inside a namespace and returns the answer
+// (a few bounded tries: UDP may be dropped).
+func udpAsk(ns, addr, msg string) (string, error) {
+	h, err := netns.GetFromPath(nsPath(ns))
+	if err != nil {
+		return "", err
+	}
+	defer h.Close()
+	var c net.Conn
+	if err := inNS(h, func() (err error) { c, err = net.Dial("udp", addr); return }); err != nil {
+		return "", err
+	}
+	defer c.Close()
+	buf := make([]byte, 2048)
+	for i := 0; i < 5; i++ {
+		c.Write([]byte(msg))
+		c.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+		if n, err := c.Read(buf); err == nil {
+			return string(buf[:n]), nil
+		}
+	}
+	return "", fmt.Errorf("no answer from %s", addr)
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
+	"github.com/google/nftables/userdata"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
@@ -318,10 +319,80 @@ func isZeroMask(m net.IPMask) bool {
 	return ones == 0
 }
 
-// applyRules replaces the root's table in one netlink transaction: add
-// (a no-op when it exists), delete, and, unless remove, recreate it with
-// every chain and rule. Either all of it applies or none.
-func (k *linuxKernel) applyRules(rs Ruleset, remove bool) error {
+// applyRules brings the root's table in line with rs. It first patches
+// the table in place: each rule carries its nft text as a comment, so the
+// rules to delete (by handle) and to add are found by comparing texts, and
+// an attach without ports changes nothing at all. Every rule of the table
+// matches on disjoint traffic (one DNAT per host port, masquerades), so
+// their order does not matter. When patching cannot work (no table yet, a
+// chain missing, a rule gone meanwhile) the table is rebuilt: add (a no-op
+// when it exists), delete, recreate, in one transaction. With remove the
+// table is deleted. Either a whole transaction applies or none of it.
+func (k *linuxKernel) applyRules(rs Ruleset, how ruleApply) error {
+	if how == rulesPatch {
+		if _, err := k.patchRules(rs); err == nil {
+			return nil
+		}
+	}
+	return k.rebuildRules(rs, how == rulesRemove)
+}
+
+func ruleComment(r *nftables.Rule) string {
+	s, _ := userdata.GetString(r.UserData, userdata.TypeComment)
+	return s
+}
+
+// patchRules returns the number of rules it deleted and added.
+func (k *linuxKernel) patchRules(rs Ruleset) (int, error) {
+	c, err := nftables.New(nftables.WithNetNSFd(int(k.ns)))
+	if err != nil {
+		return 0, err
+	}
+	t := &nftables.Table{Name: rs.Table, Family: nftables.TableFamilyIPv4}
+	if ok, err := k.tableExists(rs.Table); err != nil || !ok {
+		return 0, errors.New("no table")
+	}
+	changes := 0
+	for _, ch := range rs.Chains {
+		nc := &nftables.Chain{Name: ch.Name, Table: t}
+		have, err := c.GetRules(t, nc)
+		if err != nil {
+			return 0, err
+		}
+		want := map[string]Rule{}
+		for _, r := range ch.Rules {
+			want[r.String()] = r
+		}
+		for _, r := range have {
+			key := ruleComment(r)
+			if _, ok := want[key]; ok {
+				delete(want, key) // present: keep it (a duplicate is deleted below)
+				continue
+			}
+			if err := c.DelRule(r); err != nil {
+				return 0, err
+			}
+			changes++
+		}
+		for _, r := range ch.Rules { // in rs order, for a readable listing
+			if _, ok := want[r.String()]; !ok {
+				continue
+			}
+			ex, err := ruleExprs(r)
+			if err != nil {
+				return 0, fmt.Errorf("rule %q: %w", r, err)
+			}
+			c.AddRule(&nftables.Rule{Table: t, Chain: nc, Exprs: ex, UserData: userdata.AppendString(nil, userdata.TypeComment, r.String())})
+			changes++
+		}
+	}
+	if changes == 0 {
+		return 0, nil
+	}
+	return changes, c.Flush()
+}
+
+func (k *linuxKernel) rebuildRules(rs Ruleset, remove bool) error {
 	c, err := nftables.New(nftables.WithNetNSFd(int(k.ns)))
 	if err != nil {
 		return err
@@ -349,7 +420,7 @@ func (k *linuxKernel) applyRules(rs Ruleset, remove bool) error {
 				if err != nil {
 					return fmt.Errorf("rule %q: %w", r, err)
 				}
-				c.AddRule(&nftables.Rule{Table: t, Chain: chains[ch.Name], Exprs: ex})
+				c.AddRule(&nftables.Rule{Table: t, Chain: chains[ch.Name], Exprs: ex, UserData: userdata.AppendString(nil, userdata.TypeComment, r.String())})
 			}
 		}
 	}

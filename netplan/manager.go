@@ -68,7 +68,7 @@ type kernel interface {
 	deleteLink(name string) error
 	stackLinks(alias string) ([]string, error)
 	wire(n *Network, e *Endpoint, ns NetNS, alias string) error
-	applyRules(rs Ruleset, remove bool) error
+	applyRules(rs Ruleset, how ruleApply) error
 	tableExists(name string) (bool, error)
 	ports() PortChecker
 	startProxy(cmd []string, b PortBinding, target netip.AddrPort, tag string) (int, error)
@@ -339,10 +339,24 @@ func (m *Manager) releaseStale(n *Network) ([]string, error) {
 	return gone, nil
 }
 
-// syncRules rewrites the root's table from the records: one transaction
-// that deletes and recreates it. With no network left the table is deleted.
-func (m *Manager) syncRules(nets []*Network) error {
-	if err := m.k.applyRules(Rules(m.root, nets), len(nets) == 0); err != nil {
+// ruleApply says how applyRules brings the table in line.
+type ruleApply int
+
+const (
+	rulesPatch   ruleApply = iota // delete and add only the rules that differ
+	rulesRebuild                  // recreate the whole table (Cleanup)
+	rulesRemove                   // delete the table
+)
+
+// syncRules brings the root's table in line with the records, in one
+// transaction. With no network left the table is deleted.
+func (m *Manager) syncRules(nets []*Network) error { return m.applyRules(nets, rulesPatch) }
+
+func (m *Manager) applyRules(nets []*Network, how ruleApply) error {
+	if len(nets) == 0 {
+		how = rulesRemove
+	}
+	if err := m.k.applyRules(Rules(m.root, nets), how); err != nil {
 		return fmt.Errorf("writing nftables table %s: %w", m.Table(), err)
 	}
 	return nil
@@ -416,7 +430,7 @@ func (m *Manager) cleanupLocked() (CleanupReport, error) {
 			return rep, fmt.Errorf("network %s: %w", n.Name, err)
 		}
 	}
-	if err := m.syncRules(nets); err != nil {
+	if err := m.applyRules(nets, rulesRebuild); err != nil { // whatever was done to the table meanwhile
 		return rep, err
 	}
 	if err := m.refreshHosts(nets); err != nil {

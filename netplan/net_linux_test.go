@@ -168,6 +168,9 @@ func TestPortMaps(t *testing.T) {
 			{HostIP: "127.0.0.1", ContainerPort: 80},
 			{HostPort: 18081, ContainerPort: 80},
 			{HostIP: "::1", HostPort: 18082, ContainerPort: 80},
+			{HostPort: 18100, HostPortEnd: 18101, ContainerPort: 80, ContainerPortEnd: 81},
+			{HostPort: 15353, ContainerPort: 5353, Protocol: "udp"},
+			{HostIP: "::1", HostPort: 15354, ContainerPort: 5353, Protocol: "udp"},
 		}})
 	if err != nil {
 		t.Fatal(err)
@@ -186,7 +189,7 @@ func TestPortMaps(t *testing.T) {
 			dyn = p.HostPort
 		}
 	}
-	if dyn == 0 || len(ports) != 4 {
+	if dyn == 0 || len(ports) != 8 {
 		t.Fatalf("ports %v", ports)
 	}
 	neighbour := testNS(t, "nb")
@@ -203,6 +206,7 @@ func TestPortMaps(t *testing.T) {
 		{"PORT:80 from the container itself (hairpin)", c, "http://198.51.100.1:18081/"},
 		{"[::1]:PORT:80 through the proxy", host, "http://[::1]:18082/"},
 		{"straight to the container", host, "http://172.18.0.2/"},
+		{"range 18100-18101:80-81", host, "http://127.0.0.1:18100/"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -211,6 +215,25 @@ func TestPortMaps(t *testing.T) {
 				t.Fatalf("got %q, %v", got, err)
 			}
 		})
+	}
+
+	rules, _ := inNamed(host, 5*time.Second, "nft", "list", "table", "ip", m.Table())
+	if !strings.Contains(rules, "dport 18101 dnat to 172.18.0.2:81") || !strings.Contains(rules, `comment "meta l4proto tcp th dport 18101 dnat to 172.18.0.2:81"`) {
+		t.Errorf("range rule missing:\n%s", rules)
+	}
+	// The table is patched in place: applying the same records again changes nothing.
+	nets, _ := m.ListNetworks(ctx)
+	if n, err := m.k.(*linuxKernel).patchRules(Rules(m.Root(), nets)); n != 0 || err != nil {
+		t.Errorf("patching an up-to-date table: %d changes, %v", n, err)
+	}
+
+	// UDP: DNAT from 127.0.0.1, and the proxy for [::1].
+	echo := udpEchoIn(t, c, "0.0.0.0:5353")
+	_ = echo
+	for _, target := range []string{"127.0.0.1:15353", "[::1]:15354"} {
+		if got, err := udpAsk(host, target, "ping "+target); err != nil || got != "ping "+target {
+			t.Errorf("udp %s: got %q, %v", target, got, err)
+		}
 	}
 
 	// A host port in use is refused before anything is created.
@@ -241,7 +264,7 @@ func TestPortMaps(t *testing.T) {
 	if _, err := inNamed(host, 5*time.Second, "busybox", "wget", "-q", "-O", "-", "http://[::1]:18082/"); err == nil {
 		t.Fatal("proxy still answers after detach")
 	}
-	rules, _ := inNamed(host, 5*time.Second, "nft", "list", "table", "ip", m.Table())
+	rules, _ = inNamed(host, 5*time.Second, "nft", "list", "table", "ip", m.Table())
 	if strings.Contains(rules, "dnat") {
 		t.Fatalf("dnat rules left after detach:\n%s", rules)
 	}

@@ -72,6 +72,7 @@ func Rules(root string, networks []*Network) Ruleset {
 	ports := Chain{Name: "ports"}
 	post := Chain{Name: "postrouting", Type: "nat", Hook: "postrouting", Priority: 100}
 	fwd := Chain{Name: "forward", Type: "filter", Hook: "forward", Priority: 0}
+	hairpin := map[string]bool{}
 
 	for _, n := range sortedNetworks(networks) {
 		if !n.Internal {
@@ -92,6 +93,11 @@ func Rules(root string, networks []*Network) Ruleset {
 					r.Daddr = netip.PrefixFrom(b.HostIP, 32)
 				}
 				ports.Rules = append(ports.Rules, r)
+				key := fmt.Sprintf("%s/%s/%d", e.IP, b.Protocol, b.ContainerPort)
+				if hairpin[key] {
+					continue // several host ports may lead to one container port
+				}
+				hairpin[key] = true
 				host := netip.PrefixFrom(e.IP, 32)
 				post.Rules = append(post.Rules, Rule{Saddr: host, Daddr: host, Proto: b.Protocol, Dport: b.ContainerPort, Action: Action{Verdict: "masquerade"}})
 			}

@@ -14,6 +14,7 @@ func TestRules(t *testing.T) {
 				{HostIP: addr("127.0.0.1"), HostPort: 8080, ContainerPort: 80, Protocol: "tcp"},
 				{HostIP: addr("0.0.0.0"), HostPort: 5353, ContainerPort: 53, Protocol: "udp"},
 				{HostIP: addr("::1"), HostPort: 8080, ContainerPort: 80, Protocol: "tcp"},
+				{HostIP: addr("0.0.0.0"), HostPort: 8081, ContainerPort: 80, Protocol: "tcp"},
 			}},
 			"c2": {ContainerID: "c2", IP: addr("172.26.0.3")},
 		}}
@@ -32,6 +33,7 @@ func TestRules(t *testing.T) {
 	chain ports {
 		ip daddr 127.0.0.1 meta l4proto tcp th dport 8080 dnat to 172.26.0.2:80
 		meta l4proto udp th dport 5353 dnat to 172.26.0.2:53
+		meta l4proto tcp th dport 8081 dnat to 172.26.0.2:80
 	}
 	chain postrouting {
 		type nat hook postrouting priority 100; policy accept;
