@@ -130,7 +130,7 @@ func scalar(value string, pos Pos, dir string) *node {
 }
 
 // maxNodes bounds alias expansion ("billion laughs").
-const maxNodes = 1 << 20
+const maxNodes = 1 << 17
 
 // parser converts one file's yaml.Node tree into nodes.
 type parser struct {
