@@ -240,3 +240,50 @@ func TestRealRegistryPlainHTTP(t *testing.T) {
 }
 
 var _ = http.StatusOK
+
+// TestRealRegistryCredentialHelper: with "credsStore" in config.json,
+// login stores through docker-credential-<name> and pulls read from it.
+func TestRealRegistryCredentialHelper(t *testing.T) {
+	reg := startRegistry(t, true)
+	cfgDir, binDir, credDir := t.TempDir(), t.TempDir(), t.TempDir()
+	t.Setenv("DOCKER_CONFIG", cfgDir)
+	t.Setenv("PATH", binDir+":"+os.Getenv("PATH"))
+	helper := `#!/bin/sh
+# A test credential helper: one credential, kept in a file.
+f=` + credDir + `/cred
+case "$1" in
+store) cat > "$f" ;;
+get) read server; if [ -f "$f" ]; then cat "$f"; else echo "credentials not found in native keychain"; exit 1; fi ;;
+erase) rm -f "$f" ;;
+list) echo '{}' ;;
+esac
+`
+	if err := os.WriteFile(filepath.Join(binDir, "docker-credential-stacktest"), []byte(helper), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(cfgDir, "config.json"), []byte(`{"credsStore":"stacktest"}`), 0o600)
+	ctx := context.Background()
+	s := openTestStore(t)
+	reg.trust(t, s)
+	ref := reg.host + "/helper/app:1"
+	threeLayerImage(t, s, ref)
+	if err := s.Login(ctx, reg.host, reg.user, reg.passwd, RegistryOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(credDir, "cred"))
+	if err != nil || !strings.Contains(string(b), reg.passwd) {
+		t.Fatalf("helper did not get the credentials: %q %v", b, err)
+	}
+	if cb, _ := os.ReadFile(filepath.Join(cfgDir, "config.json")); strings.Contains(string(cb), "auth\"") {
+		t.Fatalf("credentials written to config.json: %s", cb)
+	}
+	if _, err := s.Push(ctx, ref, RegistryOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Logout(reg.host); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(credDir, "cred")); !os.IsNotExist(err) {
+		t.Fatal("logout left the helper's credentials")
+	}
+}
