@@ -475,6 +475,7 @@ func TestParseErrors(t *testing.T) {
 		{"no FROM", "RUN true\n", "Dockerfile:1: RUN before the first FROM", false},
 		{"empty file", "# nothing\n", "Dockerfile", false},
 		{"empty base", "ARG B\nFROM $B\n", "Dockerfile:2: FROM $B: the base name is empty", false},
+		{"empty base of a needed stage", "ARG B\nFROM $B AS b\nFROM busybox\nCOPY --from=b / /\n", "Dockerfile:2: FROM $B: the base name is empty", false},
 		{"bad stage name", "FROM busybox AS 1bad\n", "Dockerfile:1: FROM: invalid name for build stage", false},
 		{"COPY --from a later stage", "FROM busybox\nCOPY --from=later / /\nFROM busybox AS later\n", `Dockerfile:2: COPY --from=later: stage "later" is not defined before this one`, false},
 		{"COPY --from a bad index", "FROM busybox\nCOPY --from=3 / /\n", "Dockerfile:2: COPY --from=3: stage index 3 is not an earlier stage", false},
@@ -562,6 +563,12 @@ func TestEscapeDirective(t *testing.T) {
 	}
 	if v, _ := lookupEnv(r.Config.Config.Env, "Q"); v != "2" {
 		t.Errorf("Q = %q", v)
+	}
+}
+
+func TestEmptyBaseOfAnUnneededStage(t *testing.T) {
+	if _, err := Parse("Dockerfile", []byte("ARG B\nFROM $B AS unused\nFROM busybox\n"), ParseOptions{}); err != nil {
+		t.Errorf("an unneeded stage with an empty base failed the build: %v", err)
 	}
 }
 

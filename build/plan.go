@@ -83,6 +83,8 @@ type Stage struct {
 	Pos       Pos
 
 	Instructions []*Instruction
+
+	err error // a problem that matters only if the stage is built
 }
 
 // Scratch reports whether the stage starts from the empty image.
@@ -182,6 +184,9 @@ func Parse(name string, dockerfile []byte, opts ParseOptions) (*Plan, error) {
 		return nil, err
 	}
 	for _, st := range p.Build {
+		if st.err != nil {
+			return nil, st.err
+		}
 		for _, in := range st.Instructions {
 			if err := checkSupported(in); err != nil {
 				return nil, err
@@ -291,7 +296,8 @@ func (p *Plan) resolveStages() error {
 			return errorfAt(st.Pos, "FROM %s: %s", from.BaseName, cleanErr(err))
 		}
 		if base == "" {
-			return errorfAt(st.Pos, "FROM %s: the base name is empty after expanding ARGs; give the ARG a default or pass --build-arg", from.BaseName)
+			// An error only if the target needs this stage.
+			st.err = errorfAt(st.Pos, "FROM %s: the base name is empty after expanding ARGs; give the ARG a default or pass --build-arg", from.BaseName)
 		}
 		st.Base = base
 		if from.Platform != "" {
@@ -304,7 +310,7 @@ func (p *Plan) resolveStages() error {
 			}
 		}
 		for _, prev := range p.Stages[:st.Index] {
-			if prev.Name != "" && strings.EqualFold(prev.Name, base) {
+			if prev.Name != "" && base != "" && strings.EqualFold(prev.Name, base) {
 				st.BaseStage = prev
 			}
 		}
