@@ -178,7 +178,7 @@ func (m *Manager) Attach(ctx context.Context, cfg AttachConfig) (*Attachment, er
 	if err := m.st.save(n); err != nil {
 		return nil, undo(err)
 	}
-	if err := m.refreshHosts(nets); err != nil {
+	if err := m.refreshHosts(nets, e.ContainerID); err != nil {
 		return nil, undo(err)
 	}
 	m.log.Info("container attached", "container", cfg.Name, "network", n.Name, "ip", e.IP, "veth", e.Veth)
@@ -254,7 +254,7 @@ func (m *Manager) detachLocked(id string, which func(*Network) bool) error {
 	if err := m.syncRules(nets); err != nil {
 		return err
 	}
-	return m.refreshHosts(nets)
+	return m.refreshHosts(nets, "")
 }
 
 // RefreshHosts rewrites, in place, the hosts file of every attached
@@ -264,10 +264,14 @@ func (m *Manager) RefreshHosts(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return m.refreshHosts(nets)
+	return m.refreshHosts(nets, "*")
 }
 
-func (m *Manager) refreshHosts(nets []*Network) error {
+// refreshHosts rewrites every recorded hosts file. A file that cannot be
+// written is logged, not returned, unless it belongs to container must
+// ("*": any): a removed container's missing directory must not make its
+// neighbours' attach fail.
+func (m *Manager) refreshHosts(nets []*Network, must string) error {
 	done := map[string]bool{}
 	var errs []error
 	for _, n := range nets {
@@ -276,10 +280,6 @@ func (m *Manager) refreshHosts(nets []*Network) error {
 				continue
 			}
 			done[e.ContainerID] = true
-			c, ok := HostsFor(e.ContainerID, nets)
-			if !ok || c.Hostname == "" && e.Hosts.Path == "" {
-				continue
-			}
 			path := ""
 			for _, x := range nets { // the path may be recorded on any of its endpoints
 				if o, ok := x.Endpoints[e.ContainerID]; ok && o.Hosts.Path != "" {
@@ -289,8 +289,13 @@ func (m *Manager) refreshHosts(nets []*Network) error {
 			if path == "" {
 				continue
 			}
+			c, _ := HostsFor(e.ContainerID, nets)
 			if err := WriteHosts(path, c); err != nil {
-				errs = append(errs, fmt.Errorf("container %s: %w", e.Name, err))
+				if must == "*" || must == e.ContainerID {
+					errs = append(errs, fmt.Errorf("container %s: %w", e.Name, err))
+				} else {
+					m.log.Warn("hosts file not refreshed", "container", e.Name, "err", err)
+				}
 			}
 		}
 	}

@@ -125,8 +125,9 @@ func (m *Manager) InspectNetwork(ctx context.Context, name string) (*Network, er
 
 // CreateNetwork creates a bridge network, or returns the existing one of
 // that name after making sure its bridge is up (idempotent). An existing
-// network whose recorded configuration differs from an explicitly given
-// field is ErrConflict. An explicit subnet overlapping another network or a
+// network whose record differs from cfg is ErrConflict; subnet, gateway and
+// ip range are compared only when cfg gives them, internal, MTU (default
+// 1500) and bridge name always. An explicit subnet overlapping another network or a
 // host route is refused with an error naming both (ErrOverlap).
 func (m *Manager) CreateNetwork(ctx context.Context, cfg NetworkConfig) (*Network, error) {
 	if err := validName(cfg.Name); err != nil {
@@ -433,7 +434,7 @@ func (m *Manager) cleanupLocked() (CleanupReport, error) {
 	if err := m.applyRules(nets, rulesRebuild); err != nil { // whatever was done to the table meanwhile
 		return rep, err
 	}
-	if err := m.refreshHosts(nets); err != nil {
+	if err := m.refreshHosts(nets, ""); err != nil {
 		return rep, err
 	}
 	return rep, nil
