@@ -520,7 +520,7 @@ func (l *loader) projectName(root *node, st *Stack) error {
 		st.Name = l.opts.ProjectName
 		return nil
 	}
-	if v, ok := l.env["COMPOSE_PROJECT_NAME"]; ok && v != "" {
+	if v, ok := l.lookup("COMPOSE_PROJECT_NAME"); ok && v != "" {
 		if msg := checkProjectName(v); msg != "" {
 			return fmt.Errorf("COMPOSE_PROJECT_NAME %q: %s: %w", v, msg, ErrInvalidName)
 		}
