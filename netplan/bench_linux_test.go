@@ -83,7 +83,7 @@ const transferBytes = 1 << 30
 
 // BenchmarkNetThroughput sends 1 GiB over TCP from the host to a sink in
 // the container, through the 127.0.0.1 port map (OUTPUT DNAT) and straight
-// to the container's address, alternating, three rounds each, and reports
+// to the container's address, alternating, five rounds each, and reports
 // the medians and their ratio (target >= 0.8).
 func BenchmarkNetThroughput(b *testing.B) {
 	m, host := setup(b)
@@ -106,7 +106,7 @@ func BenchmarkNetThroughput(b *testing.B) {
 	b.ResetTimer()
 	for iter := 0; iter < b.N; iter++ {
 		var viaMap, viaDirect []float64
-		for round := 0; round < 3; round++ {
+		for round := 0; round < 5; round++ {
 			d, err := send(host, direct)
 			if err != nil {
 				b.Fatal(err)
