@@ -47,6 +47,16 @@ type Step struct {
 	History v1.History
 }
 
+// String is the step as progress shows it: the instruction as written,
+// on one line ("RUN apk add curl"); an inherited trigger is marked.
+func (s *Step) String() string {
+	line, _, _ := strings.Cut(s.Source, "\n")
+	if s.Trigger {
+		return "ONBUILD " + line
+	}
+	return line
+}
+
 // Layer reports whether the step writes a layer (RUN, COPY, ADD, WORKDIR).
 func (s *Step) Layer() bool { return s.Run != nil || s.Copy != nil || s.Mkdir != "" }
 

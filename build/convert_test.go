@@ -332,6 +332,12 @@ COPY --from=alpine:3 /etc/os-release /
 	if c := r1.Steps[2].Copy; c.FromImage != "alpine:3" || c.FromStage != nil {
 		t.Errorf("COPY --from=alpine:3 = %+v", c)
 	}
+	if d := p.Stages[1].Deps(); len(d) != 1 || d[0] != p.Stages[0] {
+		t.Errorf("Deps = %v", d)
+	}
+	if got := steps[6].String(); got != "RUN <<EOF" {
+		t.Errorf("String() = %q", got)
+	}
 	// The second stage inherits the first's config: user, workdir.
 	if cfg := r1.Image().Config; cfg.User != "app" || cfg.WorkingDir != "/src" {
 		t.Errorf("inherited config = %+v", cfg)
@@ -525,6 +531,9 @@ func TestOnbuildTriggers(t *testing.T) {
 	_, pr := build(t, parent, ParseOptions{}, busybox())
 	child := "FROM parent\nCMD [\"x\"]\n"
 	_, r := build(t, child, ParseOptions{}, pr.Image())
+	if got := r.Steps[1].String(); got != "ONBUILD RUN echo triggered" {
+		t.Errorf("trigger String() = %q", got)
+	}
 	if len(r.Steps) != 3 || !r.Steps[0].Trigger || !r.Steps[1].Trigger || r.Steps[2].Trigger {
 		t.Fatalf("steps = %+v", r.Steps)
 	}

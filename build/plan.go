@@ -98,6 +98,31 @@ func (s *Stage) DisplayName() string {
 	return strconv.Itoa(s.Index)
 }
 
+// Deps are the earlier stages this one needs: its base stage and the
+// stages its COPY --from instructions name, each once, in file order.
+// Stages with no dependency between them may be built at the same time.
+func (s *Stage) Deps() []*Stage {
+	var deps []*Stage
+	add := func(d *Stage) {
+		for _, x := range deps {
+			if x == d {
+				return
+			}
+		}
+		deps = append(deps, d)
+	}
+	if s.BaseStage != nil {
+		add(s.BaseStage)
+	}
+	for _, in := range s.Instructions {
+		if in.CopyFrom != nil {
+			add(in.CopyFrom)
+		}
+	}
+	sort.Slice(deps, func(i, j int) bool { return deps[i].Index < deps[j].Index })
+	return deps
+}
+
 // Instruction is one parsed instruction of a stage, before expansion.
 type Instruction struct {
 	Pos    Pos
