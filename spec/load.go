@@ -290,7 +290,6 @@ func (l *loader) interpolateNode(n *node, segs *[]pathSeg, lookup func(string) (
 			}
 		}
 		n.value = out
-		n.tag = "!!str"
 	case mapNode:
 		for i, k := range n.keys {
 			if strings.HasPrefix(k.value, "x-") && !strings.HasPrefix(k.value, "x-stack-") {

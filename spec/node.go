@@ -15,8 +15,7 @@ import (
 // rewrite them in place.
 type node struct {
 	kind  nodeKind
-	tag   string // "!!str", "!!int", "!!bool", "!!float", "!!null", ...
-	value string // scalars
+	value string // scalars, as written (the decoder converts by field)
 	// Mappings: keys[i] (scalars) map to vals[i]. Sequences: vals.
 	keys []*node
 	vals []*node
@@ -126,7 +125,7 @@ func (n *node) copy() *node {
 }
 
 func scalar(value string, pos Pos, dir string) *node {
-	return &node{kind: scalarNode, tag: "!!str", value: value, pos: pos, dir: dir}
+	return &node{kind: scalarNode, value: value, pos: pos, dir: dir}
 }
 
 // maxNodes bounds alias expansion ("billion laughs").
@@ -265,7 +264,6 @@ func (p *parser) convert(y *yaml.Node) *node {
 			n.kind = nullNode
 		case "!!str", "!!int", "!!bool", "!!float", "!!timestamp":
 			n.kind = scalarNode
-			n.tag = tag
 			n.value = y.Value
 		case "!!binary":
 			p.errf(y.Line, y.Column, p.path(), "binary values are not supported")
@@ -338,7 +336,7 @@ func (p *parser) convertMap(n *node, y *yaml.Node) {
 			p.errf(yk.Line, yk.Column, p.path(), "mapping keys must be scalars")
 			continue
 		}
-		k := &node{kind: scalarNode, tag: "!!str", value: yk.Value, pos: p.pos(yk), dir: p.dir}
+		k := &node{kind: scalarNode, value: yk.Value, pos: p.pos(yk), dir: p.dir}
 		p.push(yk.Value, -1)
 		if n.hasKey(yk.Value) {
 			p.errf(yk.Line, yk.Column, p.path(), "duplicate key %q", yk.Value)

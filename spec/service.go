@@ -1154,6 +1154,9 @@ func (d *decoder) ulimits(v *node, p string) map[string]Ulimit {
 	}
 	out := map[string]Ulimit{}
 	for i, k := range v.keys {
+		if strings.HasPrefix(k.value, "x-") {
+			continue
+		}
 		up := p + "." + k.value
 		known := false
 		for _, n := range ulimitNames {
