@@ -632,7 +632,7 @@ func (d *differ) decideService(n *node, s *spec.Service) ([]*Step, error) {
 		}
 		byNum[c.Number] = c
 	}
-	cascade := d.cascadeReason(n, s)
+	wiring, imageCascade := d.cascadeReasons(s)
 	imgKey := d.serviceImage(s).key
 	for i := 1; i <= scale; i++ {
 		c := byNum[i]
@@ -656,6 +656,10 @@ func (d *differ) decideService(n *node, s *spec.Service) ([]*Step, error) {
 			replace("container missing (removed outside stack)")
 		case c.Status == StatusDead:
 			replace("container dead")
+		case d.opts.NoRecreate && wiring != "":
+			// Under --no-recreate a network or a shared namespace is
+			// recreated only to repair drift; its members must follow.
+			replace(wiring)
 		case d.opts.NoRecreate:
 		case d.opts.ForceRecreate:
 			replace("forced (--force-recreate)")
@@ -664,8 +668,10 @@ func (d *differ) decideService(n *node, s *spec.Service) ([]*Step, error) {
 			if len(changes) == 0 {
 				dec.reason = "config hash changed"
 			}
-		case cascade != "":
-			replace(cascade)
+		case wiring != "":
+			replace(wiring)
+		case imageCascade != "":
+			replace(imageCascade)
 		case d.imageChanged(c, imgKey):
 			replace("image " + imgKey + " changed")
 		}
@@ -738,28 +744,30 @@ func changesKey(cs []Change) string {
 	return b.String()
 }
 
-// cascadeReason says why a service must be replaced because of what
-// happens to its dependencies: a network it is on is recreated, its image
-// is made again, or the service whose network namespace it shares is
-// recreated.
-func (d *differ) cascadeReason(n *node, s *spec.Service) string {
+// cascadeReasons say why a service must be replaced because of what
+// happens to its dependencies. wiring: a network it is on is recreated, or
+// the service whose network namespace it shares is; a container left
+// running would be cut off, so --no-recreate does not prevent it. image:
+// its image is made again or pulled.
+func (d *differ) cascadeReasons(s *spec.Service) (wiring, image string) {
 	for _, k := range d.attachedNetworks(s) {
 		if how := d.recreated(kindNetwork + "/" + k); how != "" {
-			return "network " + k + " " + how
+			wiring = "network " + k + " " + how
+			break
+		}
+	}
+	if x := d.namespaceOwner(s); x != "" && wiring == "" {
+		if how := d.recreated(kindService + "/" + x); how != "" {
+			wiring = "service " + x + " " + how
 		}
 	}
 	if ref := d.serviceImage(s); ref.key != "" {
 		id := kindImage + "/" + ref.key
 		if how := d.recreated(id); how != "" {
-			return "image " + ref.key + " " + imageVerb(d, id)
+			image = "image " + ref.key + " " + imageVerb(d, id)
 		}
 	}
-	if x := d.namespaceOwner(s); x != "" {
-		if how := d.recreated(kindService + "/" + x); how != "" {
-			return "service " + x + " " + how
-		}
-	}
-	return ""
+	return wiring, image
 }
 
 // namespaceOwner is the service whose network namespace s joins:

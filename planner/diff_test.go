@@ -494,3 +494,25 @@ func TestDiffContainerNetworkMode(t *testing.T) {
 		t.Errorf("steps (-want +got):\n%s", diff)
 	}
 }
+
+// Under --no-recreate, a network recreated to repair drift still takes its
+// containers along, and so does a recreated namespace owner.
+func TestDiffNoRecreateStillRepairsWiring(t *testing.T) {
+	st := testStack()
+	obs := converged(t, st)
+	obs.Networks["front"].BridgeMissing = true
+	st.Services["db"].Command = []string{"changed"} // kept: --no-recreate
+	p, err := Diff(st, obs, Options{NoRecreate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []stepSummary{
+		{Replace, "network/front", obs.Networks["front"].Bridge + " missing (removed outside stack)", nil, nil},
+		{Replace, "service/web", "network front replaced", []string{"demo-web-1"}, []int{1}},
+		{Replace, "service/sidecar", "service web replaced", []string{"demo-sidecar-1"}, []int{2}},
+	}
+	want[0].Reason = "bridge " + want[0].Reason
+	if diff := cmp.Diff(want, summarize(p)); diff != "" {
+		t.Errorf("steps (-want +got):\n%s", diff)
+	}
+}
