@@ -427,6 +427,62 @@ func (k *linuxKernel) rebuildRules(rs Ruleset, remove bool) error {
 	return c.Flush()
 }
 
+// ruleKeys returns "chain\x00rule text" for every rule of the table that
+// carries its text as a comment; nil when the table does not exist.
+func (k *linuxKernel) ruleKeys(table string) (map[string]bool, error) {
+	if ok, err := k.tableExists(table); err != nil || !ok {
+		return nil, err
+	}
+	c, err := nftables.New(nftables.WithNetNSFd(int(k.ns)))
+	if err != nil {
+		return nil, err
+	}
+	t := &nftables.Table{Name: table, Family: nftables.TableFamilyIPv4}
+	chains, err := c.ListChainsOfTableFamily(nftables.TableFamilyIPv4)
+	if err != nil {
+		return nil, err
+	}
+	keys := map[string]bool{}
+	for _, ch := range chains {
+		if ch.Table.Name != table {
+			continue
+		}
+		rules, err := c.GetRules(t, ch)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rules {
+			keys[ch.Name+"\x00"+ruleComment(r)] = true
+		}
+	}
+	return keys, nil
+}
+
+// bridgeOK reports whether the bridge exists, is up and has the gateway.
+func (k *linuxKernel) bridgeOK(n *Network) (bool, error) {
+	l, err := k.h.LinkByName(n.Bridge)
+	if isNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("looking up bridge %s: %w", n.Bridge, err)
+	}
+	if l.Attrs().Flags&net.FlagUp == 0 {
+		return false, nil
+	}
+	addrs, err := k.h.AddrList(l, netlink.FAMILY_V4)
+	if err != nil {
+		return false, fmt.Errorf("listing addresses of %s: %w", n.Bridge, err)
+	}
+	for _, a := range addrs {
+		ones, _ := a.Mask.Size()
+		if ip, ok := netip.AddrFromSlice(a.IP.To4()); ok && ip == n.Subnet.Gateway && ones == n.Subnet.Prefix.Bits() {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 func (k *linuxKernel) tableExists(name string) (bool, error) {
 	c, err := nftables.New(nftables.WithNetNSFd(int(k.ns)))
 	if err != nil {

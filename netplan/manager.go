@@ -70,6 +70,8 @@ type kernel interface {
 	wire(n *Network, e *Endpoint, ns NetNS, alias string) error
 	applyRules(rs Ruleset, how ruleApply) error
 	tableExists(name string) (bool, error)
+	ruleKeys(table string) (map[string]bool, error) // nil map: no table
+	bridgeOK(n *Network) (bool, error)
 	ports() PortChecker
 	startProxy(cmd []string, b PortBinding, target netip.AddrPort, tag string) (int, error)
 	stopProxy(pid int, tag string)
@@ -480,3 +482,55 @@ func randomID() string {
 }
 
 var errClosed = errors.New("manager closed")
+
+// NetworkStatus is what the kernel has of a recorded network, for the
+// executor's observation of drift.
+type NetworkStatus struct {
+	Name string `json:"name"`
+	// BridgeMissing: the bridge is absent, down, or lacks its gateway address.
+	BridgeMissing bool `json:"bridge_missing,omitempty"`
+	// RulesMissing: the table lacks a rule the records call for (its
+	// masquerade, a port map, the jumps to the ports chain).
+	RulesMissing bool `json:"rules_missing,omitempty"`
+	// Stale: containers recorded on the network whose veth is gone.
+	Stale []string `json:"stale,omitempty"`
+}
+
+// Status compares every recorded network with the kernel. It changes
+// nothing: CreateNetwork repairs a bridge and its rules, Cleanup releases
+// stale endpoints.
+func (m *Manager) Status(ctx context.Context) ([]NetworkStatus, error) {
+	nets, err := m.st.loadAll()
+	if err != nil {
+		return nil, err
+	}
+	have, err := m.k.ruleKeys(m.Table())
+	if err != nil {
+		return nil, fmt.Errorf("reading nftables table %s: %w", m.Table(), err)
+	}
+	var out []NetworkStatus
+	for _, n := range nets {
+		st := NetworkStatus{Name: n.Name}
+		ok, err := m.k.bridgeOK(n)
+		if err != nil {
+			return nil, err
+		}
+		st.BridgeMissing = !ok
+		for _, ch := range Rules(m.root, []*Network{n}).Chains {
+			for _, r := range ch.Rules {
+				if !have[ch.Name+"\x00"+r.String()] {
+					st.RulesMissing = true
+				}
+			}
+		}
+		for _, e := range n.sortedEndpoints() {
+			if ok, err := m.k.linkExists(e.Veth); err != nil {
+				return nil, err
+			} else if !ok {
+				st.Stale = append(st.Stale, e.ContainerID)
+			}
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}

@@ -62,7 +62,20 @@ func (f *fakeKernel) applyRules(rs Ruleset, how ruleApply) error {
 	return nil
 }
 func (f *fakeKernel) tableExists(string) (bool, error) { return f.rules != nil, nil }
-func (f *fakeKernel) ports() PortChecker               { return &f.portsF }
+func (f *fakeKernel) ruleKeys(string) (map[string]bool, error) {
+	if f.rules == nil {
+		return nil, nil
+	}
+	keys := map[string]bool{}
+	for _, ch := range f.rules.Chains {
+		for _, r := range ch.Rules {
+			keys[ch.Name+"\x00"+r.String()] = true
+		}
+	}
+	return keys, nil
+}
+func (f *fakeKernel) bridgeOK(n *Network) (bool, error) { _, ok := f.links[n.Bridge]; return ok, nil }
+func (f *fakeKernel) ports() PortChecker                { return &f.portsF }
 func (f *fakeKernel) startProxy(cmd []string, b PortBinding, t netip.AddrPort, tag string) (int, error) {
 	f.nextPid++
 	f.proxies[f.nextPid] = true

@@ -443,3 +443,54 @@ func TestLoopbackUp(t *testing.T) {
 	_ = io.Discard
 	_ = netip.Addr{}
 }
+
+func TestStatusAndRepair(t *testing.T) {
+	m, host := setup(t)
+	ctx := context.Background()
+	n, err := m.CreateNetwork(ctx, NetworkConfig{Name: "drift"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.DetachAll(ctx, "d1"); m.RemoveNetwork(ctx, "drift") })
+	c := testNS(t, "d")
+	if _, err := m.Attach(ctx, AttachConfig{ContainerID: "d1", Name: "d1", Network: "drift", NetNS: NetNS{Path: nsPath(c)},
+		Ports: []PortMap{{HostIP: "127.0.0.1", HostPort: 18300, ContainerPort: 80}}}); err != nil {
+		t.Fatal(err)
+	}
+	status := func() NetworkStatus {
+		t.Helper()
+		st, err := m.Status(ctx)
+		if err != nil || len(st) != 1 {
+			t.Fatalf("status: %v %v", st, err)
+		}
+		return st[0]
+	}
+	if st := status(); st.BridgeMissing || st.RulesMissing || len(st.Stale) != 0 {
+		t.Fatalf("fresh network: %+v", st)
+	}
+	run(t, "ip", "netns", "exec", host, "nft", "flush", "chain", "ip", m.Table(), "ports")
+	run(t, "ip", "-n", host, "link", "set", n.Bridge, "down")
+	if st := status(); !st.BridgeMissing || !st.RulesMissing {
+		t.Fatalf("after drift: %+v", st)
+	}
+	if _, err := m.CreateNetwork(ctx, NetworkConfig{Name: "drift"}); err != nil {
+		t.Fatal(err)
+	}
+	if st := status(); st.BridgeMissing || st.RulesMissing {
+		t.Fatalf("after repair: %+v", st)
+	}
+	body := httpdIn(t, c)
+	if got, err := get(host, "http://127.0.0.1:18300/"); err != nil || strings.TrimSpace(got) != body {
+		t.Fatalf("port map after repair: %q %v", got, err)
+	}
+	run(t, "ip", "netns", "exec", host, "nft", "delete", "table", "ip", m.Table())
+	if st := status(); !st.RulesMissing {
+		t.Fatalf("table deleted: %+v", st)
+	}
+	if _, err := m.Cleanup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := status(); st.RulesMissing {
+		t.Fatalf("after cleanup: %+v", st)
+	}
+}
