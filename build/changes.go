@@ -1,7 +1,6 @@
 package build
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 
@@ -51,7 +50,7 @@ func ApplyChanges(cfg *v1.Config, changes []string) error {
 			return err
 		}
 		if _, err := c.step(in); err != nil {
-			return fmt.Errorf("applying commit changes: %w", err)
+			return err
 		}
 	}
 	*cfg = c.cfg.Config
