@@ -508,8 +508,10 @@ func TestDiffNoRecreateStillRepairsWiring(t *testing.T) {
 	}
 	want := []stepSummary{
 		{Replace, "network/front", obs.Networks["front"].Bridge + " missing (removed outside stack)", nil, nil},
-		{Replace, "service/web", "network front replaced", []string{"demo-web-1"}, []int{1}},
-		{Replace, "service/sidecar", "service web replaced", []string{"demo-sidecar-1"}, []int{2}},
+		// db changed too: being replaced anyway, it gets the new config.
+		{Replace, "service/db", "network front replaced", []string{"demo-db-1"}, []int{1}},
+		{Replace, "service/web", "network front replaced", []string{"demo-web-1"}, []int{1, 2}},
+		{Replace, "service/sidecar", "service web replaced", []string{"demo-sidecar-1"}, []int{3}},
 	}
 	want[0].Reason = "bridge " + want[0].Reason
 	if diff := cmp.Diff(want, summarize(p)); diff != "" {
