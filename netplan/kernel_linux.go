@@ -234,6 +234,9 @@ func (k *linuxKernel) wire(n *Network, e *Endpoint, ns NetNS, alias string) erro
 		return fmt.Errorf("opening container network namespace %s: %w", ns.Path, err)
 	}
 	defer cns.Close()
+	if cns.Equal(k.ns) {
+		return fmt.Errorf("network namespace %s is the host's own: a container on a bridge needs a namespace of its own", ns.Path)
+	}
 	ch, err := netlink.NewHandleAt(cns)
 	if err != nil {
 		return fmt.Errorf("opening netlink in %s: %w", ns.Path, err)

@@ -61,6 +61,9 @@ func TestBridgeTwoContainers(t *testing.T) {
 	if attA.IP != addr("172.26.0.2") || attB.IP != addr("172.26.0.3") || attA.IfName != "eth0" {
 		t.Fatalf("addresses %v %v", attA, attB)
 	}
+	if _, err := m.Attach(ctx, AttachConfig{ContainerID: "hosty", Name: "hosty", Network: "front", NetNS: NetNS{Path: nsPath(host)}}); err == nil || !strings.Contains(err.Error(), "host's own") {
+		t.Fatalf("attach of the host namespace: %v", err)
+	}
 	if again, err := m.Attach(ctx, AttachConfig{ContainerID: "aaaa1111", Name: "p-a-1", Network: "front", NetNS: NetNS{Path: nsPath(a)}}); err != nil || again.IP != attA.IP {
 		t.Fatalf("attach again: %v %v", again, err)
 	}
