@@ -31,7 +31,31 @@ var rules = []struct {
 	{"executor/container", []string{module + "/spec", module + "/planner", module + "/build", module + "/netplan", module + "/layers", module + "/cmd", "github.com/moby/buildkit"}},
 	{"executor/cgroups", []string{module + "/spec", module + "/planner", module + "/build", module + "/netplan", module + "/layers", module + "/cmd", "github.com/moby/buildkit"}},
 	{"executor/nsenter", []string{module + "/spec", module + "/planner", module + "/build", module + "/netplan", module + "/layers", module + "/cmd"}},
-	{"executor", []string{module + "/cmd", "github.com/moby/buildkit"}},
+	{"executor", []string{module + "/cmd"}},
+}
+
+// Only build may import buildkit itself (it drags protobuf): others reach it
+// through build, never directly.
+func TestBuildkitOnlyInBuild(t *testing.T) {
+	out, err := exec.Command("go", "list", "-json", "./...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	for dec.More() {
+		var p listedPkg
+		if err := dec.Decode(&p); err != nil {
+			t.Fatal(err)
+		}
+		if p.ImportPath == module+"/build" || strings.HasPrefix(p.ImportPath, module+"/build/") {
+			continue
+		}
+		for _, imp := range p.Imports {
+			if strings.HasPrefix(imp, "github.com/moby/buildkit") {
+				t.Errorf("%s imports %s directly: only build may", p.ImportPath, imp)
+			}
+		}
+	}
 }
 
 func TestDependencyDirection(t *testing.T) {
