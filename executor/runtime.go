@@ -686,6 +686,6 @@ var signalNumbers = map[string]int{
 	"POLL": 29, "PWR": 30, "SYS": 31, "RTMIN": 34, "RTMAX": 64,
 }
 
-func jsonMarshal(v any) ([]byte, error) { return json.MarshalIndent(v, "", "  ") }
+func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

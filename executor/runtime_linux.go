@@ -79,14 +79,18 @@ func CreateContainer(root string, opts *RunOptions, log *slog.Logger) (c *Contai
 	if err := reserveName(root, c.Name, id); err != nil {
 		return nil, err
 	}
+	// The directory is filled under a temporary name and renamed into
+	// place: readers never see a partial record, and no file needs a
+	// temporary copy of its own.
 	dir := containerDir(root, id)
+	tmp := filepath.Join(root, "containers", ".new-"+id)
 	defer func() {
 		if err != nil {
-			os.RemoveAll(dir)
+			os.RemoveAll(tmp)
 			releaseName(root, c.Name, id)
 		}
 	}()
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := os.Mkdir(tmp, 0o700); err != nil {
 		return nil, fmt.Errorf("creating container %s: %w", id, err)
 	}
 	// The rootfs: the image's layers, top first, under a writable layer
@@ -106,10 +110,16 @@ func CreateContainer(root string, opts *RunOptions, log *slog.Logger) (c *Contai
 		// the empty one.
 		lower = append(lower, filepath.Join(root, "layers", "empty"))
 	}
+	// The overlay is mounted in the container's own mount namespace only,
+	// so every container can use the same mount point.
+	mnt := filepath.Join(root, "run", "rootfs")
+	if err := os.MkdirAll(mnt, 0o700); err != nil {
+		return nil, fmt.Errorf("creating container %s: %w", id, err)
+	}
 	r := container.Rootfs{Lower: lower, Upper: filepath.Join(dir, "upper"), Work: filepath.Join(dir, "work"),
-		Target: filepath.Join(dir, "rootfs"), Volatile: c.AutoRemove}
-	for _, d := range []string{r.Upper, r.Work} {
-		if err := os.Mkdir(d, 0o755); err != nil {
+		Target: mnt, Volatile: c.AutoRemove}
+	for _, d := range []string{"upper", "work"} {
+		if err := os.Mkdir(filepath.Join(tmp, d), 0o755); err != nil {
 			return nil, fmt.Errorf("creating container %s: %w", id, err)
 		}
 	}
@@ -117,14 +127,20 @@ func CreateContainer(root string, opts *RunOptions, log *slog.Logger) (c *Contai
 	if err := prepareMounts(root, c); err != nil {
 		return nil, err
 	}
-	if err := writeEtcFiles(dir, c); err != nil {
+	if err := writeEtcFiles(tmp, c); err != nil {
 		return nil, err
 	}
 	if err := compileSeccomp(root, c); err != nil {
 		return nil, err
 	}
-	if err := writeRecord(dir, c, !c.AutoRemove); err != nil {
+	if err := writeRecord(tmp, c, !c.AutoRemove); err != nil {
 		return nil, err
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		return nil, fmt.Errorf("creating container %s: %w", id, err)
+	}
+	if !c.AutoRemove {
+		syncDir(filepath.Dir(dir))
 	}
 	log.Debug("container created", "id", id, "name", c.Name, "image", img.ID)
 	return c, nil
@@ -148,12 +164,33 @@ func lockShared(path string) (func(), error) {
 	return func() { f.Close() }, nil
 }
 
+// writeRecord writes config.json into a directory nobody reads yet.
 func writeRecord(dir string, c *Container, sync bool) error {
 	b, err := jsonMarshal(c)
 	if err != nil {
 		return err
 	}
-	return container.WriteFileAtomic(filepath.Join(dir, "config.json"), b, 0o600, sync)
+	f, err := os.OpenFile(filepath.Join(dir, "config.json"), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err == nil {
+		_, err = f.Write(b)
+		if err == nil && sync {
+			err = f.Sync()
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("writing container record: %w", err)
+	}
+	return nil
+}
+
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
 }
 
 // prepareMounts creates named volumes and missing bind sources (as docker
@@ -292,10 +329,12 @@ func StartContainer(root string, c *Container, o AttachOptions) (*Running, error
 		return nil, err
 	}
 	res := c.Resources
+	t0 := time.Now()
 	cg, err := host.Create("stack/"+c.ID, &res)
 	if err != nil {
 		return nil, fmt.Errorf("starting container %s: %w", c.ID, err)
 	}
+	log.Debug("cgroup created", "took", time.Since(t0))
 	st := &container.State{Status: container.Running, CreatedAt: c.Created, Cgroups: cg.Paths()}
 	cfg := c.Runtime
 	if host.Mode == cgroups.Unified && !c.Resources.AllowAllDevices {
@@ -336,6 +375,13 @@ func (r *Running) Wait() (container.ExitStatus, error) {
 	if err != nil {
 		return es, err
 	}
+	return es, r.finish(es)
+}
+
+// finish records how the container ended and tears it down.
+func (r *Running) finish(es container.ExitStatus) error {
+	t0 := time.Now()
+	defer func() { r.log.Debug("container torn down", "took", time.Since(t0)) }()
 	st := r.State
 	st.Status = container.Exited
 	st.ExitCode = es.Code
@@ -348,13 +394,10 @@ func (r *Running) Wait() (container.ExitStatus, error) {
 	}
 	st.Pid, st.PidStart, st.Supervisor, st.SupervisorStart = 0, 0, 0, 0
 	if r.Container.AutoRemove {
-		return es, removeFiles(r.root, r.Container)
+		return removeFiles(r.root, r.Container)
 	}
 	st.Cgroups = nil
-	if err := container.WriteState(containerDir(r.root, r.Container.ID), st, true); err != nil {
-		return es, err
-	}
-	return es, nil
+	return container.WriteState(containerDir(r.root, r.Container.ID), st, true)
 }
 
 // LoadContainer finds a container by name, full ID or unique ID prefix.

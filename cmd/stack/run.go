@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"sync"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
@@ -98,10 +99,12 @@ func runRun(cmd *cobra.Command, opts *runOptions) error {
 	if err != nil {
 		return &exitError{code: 125, err: err}
 	}
+	t0 := time.Now()
 	c, err := executor.CreateContainer(root, &opts.RunOptions, logger)
 	if err != nil {
 		return startError(err)
 	}
+	logger.Debug("container created", "id", c.ID, "took", time.Since(t0))
 	attach := executor.AttachOptions{Foreground: true, Logger: logger,
 		Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr()}
 	if opts.Interactive {
@@ -118,6 +121,7 @@ func runRun(cmd *cobra.Command, opts *runOptions) error {
 		}
 		return startError(err)
 	}
+	logger.Debug("container started", "pid", r.Task.Pid, "took", time.Since(t0))
 	var restore func()
 	var copies sync.WaitGroup
 	if r.Task.Console != nil {
@@ -146,6 +150,7 @@ func runRun(cmd *cobra.Command, opts *runOptions) error {
 	}()
 	es, err := r.Wait()
 	close(done)
+	logger.Debug("container ended", "exit", es.Code, "took", time.Since(t0))
 	if r.Task.Console != nil {
 		copies.Wait()
 		r.Task.Console.Close()

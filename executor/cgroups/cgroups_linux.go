@@ -111,6 +111,11 @@ func (h *Host) Create(name string, r *Resources) (Cgroup, error) {
 		if !ok || seenMount[mnt] {
 			continue
 		}
+		if ctrl == "cpuset" && r.CpusetCpus == "" && r.CpusetMems == "" {
+			// Creating a v1 cpuset cgroup (copying cpus and mems) costs
+			// more than all the other hierarchies together: only when asked.
+			continue
+		}
 		seenMount[mnt] = true
 		base := filepath.Join(mnt, h.Self[ctrl])
 		c.paths[ctrl] = filepath.Join(base, name)
@@ -222,10 +227,10 @@ func rmdir(dir string) error {
 		if err == nil || errors.Is(err, unix.ENOENT) {
 			return nil
 		}
-		if !errors.Is(err, unix.EBUSY) || i >= 200 {
+		if !errors.Is(err, unix.EBUSY) || i >= 5000 {
 			return fmt.Errorf("removing cgroup %s: %w", dir, err)
 		}
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(200 * time.Microsecond)
 	}
 }
 

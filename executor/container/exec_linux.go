@@ -92,5 +92,8 @@ func ExecInit() int {
 			return fail(sync, err)
 		}
 	}
+	if err := waitGo(sync); err != nil {
+		return fail(sync, err)
+	}
 	return fail(sync, finishProcess(&p, sync, 0))
 }

@@ -137,6 +137,9 @@ func initContainer(cfg *Config, sync int) error {
 			return err
 		}
 	}
+	if err := waitGo(sync); err != nil {
+		return err
+	}
 	return finishProcess(&cfg.Process, sync, cfg.ParentDeathSignal)
 }
 
@@ -704,11 +707,21 @@ var rlimitNumbers = map[string]int{
 // any other user (as docker). All calls are raw and act on this thread only:
 // it is the thread that calls execve, and execve keeps its credentials.
 func setCredentials(u ExecUser, caps uint64) error {
-	for c := 0; c <= lastCap(); c++ {
+	// Up to the last capability the kernel knows: PR_CAPBSET_DROP says
+	// EINVAL past it (cheaper than reading /proc/sys/kernel/cap_last_cap
+	// from a procfs just mounted).
+	for c := 0; c < 64; c++ {
 		if caps&(1<<uint(c)) != 0 {
+			if _, err := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(c), 0, 0, 0); errors.Is(err, unix.EINVAL) {
+				break
+			}
 			continue
 		}
-		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil && !errors.Is(err, unix.EINVAL) {
+		err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0)
+		if errors.Is(err, unix.EINVAL) {
+			break
+		}
+		if err != nil {
 			return fmt.Errorf("dropping capability %s from the bounding set: %w", capName(c), err)
 		}
 	}
@@ -753,17 +766,6 @@ func capName(c int) string {
 		return capNames[c]
 	}
 	return "CAP_" + strconv.Itoa(c)
-}
-
-// lastCap is the highest capability the kernel knows.
-func lastCap() int {
-	b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
-	if err == nil {
-		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
-			return n
-		}
-	}
-	return len(capNames) - 1
 }
 
 // loadSeccomp installs a classic-BPF filter on this thread.

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -79,6 +80,7 @@ func startChild(cmd *exec.Cmd, cfgJSON []byte, cg Joiner, onCreate func(int) err
 	cmd.Env = append(cmd.Env,
 		fmt.Sprintf("%s=%d", envConfigFD, base),
 		fmt.Sprintf("%s=%d", envSyncFD, base+1))
+	t0 := time.Now()
 	err = cmd.Start()
 	cfgR.Close()
 	childSock.Close()
@@ -113,7 +115,14 @@ func startChild(cmd *exec.Cmd, cfgJSON []byte, cg Joiner, onCreate func(int) err
 		p.Pid, p.proc = pid, proc
 		p.wait = func() (*os.ProcessState, error) { return proc.Wait() }
 	}
-	log.Debug("container init started", "pid", p.Pid)
+	log.Debug("container init started", "pid", p.Pid, "took", time.Since(t0))
+	// The config first: the child prepares the root filesystem while we
+	// move it into its cgroups (a cgroup v1 migration waits for an RCU
+	// grace period: milliseconds) and wire its network.
+	if _, err := cfgW.Write(cfgJSON); err != nil && err != syscall.EPIPE {
+		log.Debug("writing config to init", "err", err)
+	}
+	cfgW.Close()
 	if cg != nil {
 		if err := cg.Enter(p.Pid); err != nil {
 			return abort(err)
@@ -124,10 +133,10 @@ func startChild(cmd *exec.Cmd, cfgJSON []byte, cg Joiner, onCreate func(int) err
 			return abort(err)
 		}
 	}
-	if _, err := cfgW.Write(cfgJSON); err != nil && err != syscall.EPIPE {
-		log.Debug("writing config to init", "err", err)
+	log.Debug("container init in its cgroups", "took", time.Since(t0))
+	if err := sendMsg(parentSock, syncMsg{Type: msgGo}, -1); err != nil {
+		log.Debug("sending go to init", "err", err)
 	}
-	cfgW.Close()
 	execing := false
 	for {
 		m, f, err := recvMsg(parentSock)
@@ -137,6 +146,7 @@ func startChild(cmd *exec.Cmd, cfgJSON []byte, cg Joiner, onCreate func(int) err
 		if m == nil {
 			break // EOF: execve closed the socket
 		}
+		log.Debug("message from init", "type", m.Type, "took", time.Since(t0))
 		switch m.Type {
 		case msgExec:
 			execing = true

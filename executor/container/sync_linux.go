@@ -7,19 +7,24 @@ package container
 //	pipe "config", socketpair "sync" (SEQPACKET)
 //	clone(NEWNS|NEWUTS|NEWIPC|NEWPID|NEWCGROUP
 //	      [|NEWNET]) ─────────────────────────────▶ LockOSThread; sync fd CLOEXEC
-//	                                                blocks reading "config"
-//	Cgroup.Enter(pid)      (v1: every hierarchy)
-//	OnCreate(pid)          (network wiring hook)
-//	write config JSON, close ──────────────────────▶ read to EOF = the go signal
-//	                                                mounts, devices, pivot_root,
-//	                                                masks, hostname, rlimits
+//	write config JSON, close ──────────────────────▶ read config to EOF
+//	Cgroup.Enter(pid)      (v1: every hierarchy)    hostname, mounts, devices,
+//	OnCreate(pid)          (network wiring hook)    [-t] pty, pivot_root, masks
 //	              ◀─────────────────────────────── [-t] msgConsole + SCM_RIGHTS(pty master)
-//	                                                caps, user, no_new_privs,
-//	                                                seccomp
+//	msgGo ─────────────────────────────────────────▶ waits for msgGo before any
+//	                                                code of the container runs:
+//	                                                user, rlimits, caps,
+//	                                                no_new_privs, seccomp
 //	              ◀─────────────────────────────── msgExec, then execve(entrypoint)
-//	              ◀─────────────────────────────── on failure: msgError{InitError}, exit 1
+//	              ◀─────────────────────────────── or msgError{InitError}, exit 1
 //	recv returns EOF: execve closed the sync fd
 //	(close-on-exec) ⇒ the container runs
+//
+// The child prepares its root filesystem while the parent moves it into its
+// cgroups: a cgroup v1 migration waits for an RCU grace period, and doing
+// the two side by side takes milliseconds off every start. Nothing the
+// container's image provides runs before msgGo (the mounts are made by
+// stack itself), so limits and network are in place before the command.
 //
 // Exec (stack __stack_exec) has one more step in front: the cgo constructor in
 // executor/nsenter joins the container's namespaces and clones (CLONE_PARENT)
@@ -47,6 +52,7 @@ const (
 	msgConsole msgType = "console"
 	msgError   msgType = "error"
 	msgExec    msgType = "exec" // sent right before execve
+	msgGo      msgType = "go"   // parent → child: cgroups and network are ready
 )
 
 type syncMsg struct {
@@ -107,5 +113,24 @@ func recvMsg(sock int) (*syncMsg, *os.File, error) {
 			return nil, nil, fmt.Errorf("reading from init: %w", err)
 		}
 		return &m, f, nil
+	}
+}
+
+// waitGo blocks until the parent sends msgGo; EOF means the parent is gone.
+func waitGo(sock int) error {
+	for {
+		m, f, err := recvMsg(sock)
+		if f != nil {
+			f.Close()
+		}
+		if err != nil {
+			return err
+		}
+		if m == nil {
+			return errors.New("waiting for the parent: it went away")
+		}
+		if m.Type == msgGo {
+			return nil
+		}
 	}
 }
