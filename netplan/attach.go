@@ -102,11 +102,15 @@ func (m *Manager) Attach(ctx context.Context, cfg AttachConfig) (*Attachment, er
 		if err != nil {
 			return nil, wrap(err)
 		}
-		if live {
+		if live && old.Ready {
 			return attachmentOf(n, old), nil
 		}
+		// Its container died, or an Attach was killed half-way: undo it.
 		for _, p := range old.Proxies {
 			m.k.stopProxy(p.Pid, m.Table())
+		}
+		if err := m.k.deleteLink(old.Veth); err != nil {
+			return nil, wrap(err)
 		}
 		delete(n.Endpoints, cfg.ContainerID)
 	}
@@ -175,6 +179,7 @@ func (m *Manager) Attach(ctx context.Context, cfg AttachConfig) (*Attachment, er
 		}
 		e.Proxies = append(e.Proxies, Proxy{Pid: pid, Binding: b})
 	}
+	e.Ready = true
 	if err := m.st.save(n); err != nil {
 		return nil, undo(err)
 	}

@@ -166,7 +166,9 @@ func (k *linuxKernel) stackLinks(alias string) ([]string, error) {
 func (k *linuxKernel) ensureBridge(n *Network, alias string) error {
 	l, err := k.h.LinkByName(n.Bridge)
 	if isNotFound(err) {
-		br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: n.Bridge, MTU: n.MTU}}
+		// The alias is given at creation, so no crash can leave an stk-
+		// bridge that Cleanup cannot attribute to its root.
+		br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: n.Bridge, MTU: n.MTU, Alias: alias}}
 		if err := k.h.LinkAdd(br); err != nil {
 			return fmt.Errorf("creating bridge %s: %w", n.Bridge, err)
 		}
@@ -254,7 +256,7 @@ func (k *linuxKernel) wire(n *Network, e *Endpoint, ns NetNS, alias string) erro
 		return err
 	}
 	veth := &netlink.Veth{
-		LinkAttrs:        netlink.LinkAttrs{Name: e.Veth, MTU: n.MTU},
+		LinkAttrs:        netlink.LinkAttrs{Name: e.Veth, MTU: n.MTU, Alias: alias},
 		PeerName:         e.IfName,
 		PeerNamespace:    netlink.NsFd(int(cns)),
 		PeerHardwareAddr: mac,
@@ -267,8 +269,10 @@ func (k *linuxKernel) wire(n *Network, e *Endpoint, ns NetNS, alias string) erro
 	if err != nil {
 		return fmt.Errorf("looking up veth %s: %w", e.Veth, err)
 	}
-	if err := k.h.LinkSetAlias(host, alias); err != nil {
-		return fmt.Errorf("setting alias of %s: %w", e.Veth, err)
+	if host.Attrs().Alias != alias {
+		if err := k.h.LinkSetAlias(host, alias); err != nil {
+			return fmt.Errorf("setting alias of %s: %w", e.Veth, err)
+		}
 	}
 	if err := k.h.LinkSetMaster(host, br); err != nil {
 		return fmt.Errorf("adding %s to bridge %s: %w", e.Veth, n.Bridge, err)

@@ -316,7 +316,9 @@ func (m *Manager) RemoveNetwork(ctx context.Context, name string) error {
 }
 
 // releaseStale drops the endpoints of n whose host veth is gone (their
-// container's namespace died), stops their proxies and saves n.
+// container's namespace died) or that a killed Attach left unfinished (the
+// caller holds the lock, so no Attach is running): it stops their proxies,
+// deletes what is left of their veth and saves n.
 func (m *Manager) releaseStale(n *Network) ([]string, error) {
 	var gone []string
 	for id, e := range n.Endpoints {
@@ -324,11 +326,14 @@ func (m *Manager) releaseStale(n *Network) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		if ok {
+		if ok && e.Ready {
 			continue
 		}
 		for _, p := range e.Proxies {
 			m.k.stopProxy(p.Pid, m.Table())
+		}
+		if err := m.k.deleteLink(e.Veth); err != nil {
+			return nil, err
 		}
 		delete(n.Endpoints, id)
 		gone = append(gone, n.Name+"/"+e.Name)
@@ -492,7 +497,8 @@ type NetworkStatus struct {
 	// RulesMissing: the table lacks a rule the records call for (its
 	// masquerade, a port map, the jumps to the ports chain).
 	RulesMissing bool `json:"rules_missing,omitempty"`
-	// Stale: containers recorded on the network whose veth is gone.
+	// Stale: containers recorded on the network whose veth is gone, or
+	// whose Attach never finished.
 	Stale []string `json:"stale,omitempty"`
 }
 
@@ -526,7 +532,7 @@ func (m *Manager) Status(ctx context.Context) ([]NetworkStatus, error) {
 		for _, e := range n.sortedEndpoints() {
 			if ok, err := m.k.linkExists(e.Veth); err != nil {
 				return nil, err
-			} else if !ok {
+			} else if !ok || !e.Ready {
 				st.Stale = append(st.Stale, e.ContainerID)
 			}
 		}

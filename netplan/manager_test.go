@@ -162,6 +162,22 @@ func TestManagerRecords(t *testing.T) {
 		t.Fatalf("%v %v", att, err)
 	}
 
+	// an Attach killed half-way: recorded, veth made, not ready
+	nr, _ := m.InspectNetwork(ctx, "a")
+	half := &Endpoint{ContainerID: "c9", Name: "nine", Veth: VethName(m.root, "c9", "a"), IP: addr("172.19.0.9"), IfName: "eth0"}
+	nr.Endpoints["c9"] = half
+	m.st.save(nr)
+	f.links[half.Veth] = linkAlias(m.root)
+	if st, _ := m.Status(ctx); len(st) != 2 || strings.Join(st[0].Stale, ",") != "c9" {
+		t.Fatalf("status: %+v", st)
+	}
+	if att, err := m.Attach(ctx, AttachConfig{ContainerID: "c9", Name: "nine", Network: "a", NetNS: NetNS{Path: "/n"}}); err != nil || att.IP.String() != "172.19.0.5" {
+		t.Fatalf("re-attach over a half-made endpoint: %v %v", att, err)
+	}
+	if err := m.Detach(ctx, "c9", "a"); err != nil {
+		t.Fatal(err)
+	}
+
 	// the container of c2 dies: its veth goes; Cleanup releases it
 	delete(f.links, VethName(m.root, "c2", "a"))
 	f.links["stkv00000000"] = linkAlias(m.root) // unrecorded leftover

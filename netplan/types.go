@@ -53,6 +53,10 @@ type Endpoint struct {
 	Proxies     []Proxy       `json:"proxies,omitempty"`
 	Hosts       HostsSpec     `json:"hosts"`
 	Attached    time.Time     `json:"attached"`
+	// Ready is set once the veth, address, routes, rules and proxies are
+	// all in place. An endpoint found not ready under the lock was left by
+	// a killed Attach: it is undone, not trusted.
+	Ready bool `json:"ready"`
 }
 
 // Proxy is a running userland proxy process serving one binding.
