@@ -9,7 +9,6 @@ import (
 	"sort"
 
 	"github.com/spf13/cobra"
-	"go.yaml.in/yaml/v3"
 
 	"github.com/stack-dev/stack/spec"
 )
@@ -28,8 +27,10 @@ func newConfigCommand() *cobra.Command {
 		Short: "Validate the stack file and print its canonical form",
 		Long: `Config loads the stack file(s) as every other command does (discovery, -f
 merging, include, extends, profiles, interpolation) and prints the canonical
-model stack works from: YAML by default, JSON with --format json. The output
-is deterministic: the same input always prints the same bytes.
+stack: by default as a canonical compose file (values normalized, paths
+absolute, keys in a fixed order; it loads back to the same stack), with
+--format json as the JSON of stack's model (what the planner compares). The
+output is deterministic: the same input always prints the same bytes.
 
 Every problem in the file(s) is printed to stderr, one per line, with its
 file:line:col and YAML path; the exit status is then 1. Warnings (unset
@@ -97,41 +98,26 @@ func sortedServiceNames(st *spec.Stack) []string {
 	return names
 }
 
-// writeCanonical prints the stack's canonical JSON, or the same document as
-// YAML (the keys in the same, sorted order).
+// writeCanonical prints the stack as a canonical compose file (YAML, which
+// loads back to the same stack) or as the canonical JSON of the model.
 func writeCanonical(w io.Writer, st *spec.Stack, format string) error {
+	if format == "yaml" {
+		data, err := spec.FormatYAML(st)
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(data)
+		return err
+	}
 	data, err := json.Marshal(st)
 	if err != nil {
 		return fmt.Errorf("encoding stack %s: %w", st.Name, err)
 	}
-	if format == "json" {
-		var buf bytes.Buffer
-		if err := json.Indent(&buf, data, "", "  "); err != nil {
-			return fmt.Errorf("encoding stack %s: %w", st.Name, err)
-		}
-		buf.WriteByte('\n')
-		_, err := w.Write(buf.Bytes())
-		return err
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, data, "", "  "); err != nil {
+		return fmt.Errorf("encoding stack %s: %w", st.Name, err)
 	}
-	// JSON is YAML: parsing it into a node keeps the key order.
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return fmt.Errorf("converting stack %s to YAML: %w", st.Name, err)
-	}
-	plainStyle(&doc)
-	enc := yaml.NewEncoder(w)
-	enc.SetIndent(2)
-	if err := enc.Encode(&doc); err != nil {
-		return fmt.Errorf("writing stack %s: %w", st.Name, err)
-	}
-	return enc.Close()
-}
-
-// plainStyle drops the JSON flow and quoting styles so the YAML reads as
-// block YAML (the encoder quotes where it must).
-func plainStyle(n *yaml.Node) {
-	n.Style = 0
-	for _, c := range n.Content {
-		plainStyle(c)
-	}
+	buf.WriteByte('\n')
+	_, err = w.Write(buf.Bytes())
+	return err
 }

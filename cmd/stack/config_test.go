@@ -29,7 +29,7 @@ services:
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	if !strings.HasPrefix(out, "name: cfg\nservices:\n  web:\n") || !strings.Contains(out, "    cap_add:\n      - CAP_CHOWN\n      - CAP_NET_ADMIN\n") {
+	if !strings.HasPrefix(out, "name: cfg\nservices:\n  web:\n") || !strings.Contains(out, "    cap_add:\n      - CAP_CHOWN\n      - CAP_NET_ADMIN\n") || strings.Contains(out, "debug") {
 		t.Errorf("yaml:\n%s", out)
 	}
 	if !strings.Contains(errOut, "stack.yaml:1:1: warning: version: the version key is obsolete and ignored") {
