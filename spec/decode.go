@@ -136,7 +136,7 @@ func validList(key string, names []string) string {
 	if len(names) <= 16 {
 		return " (valid: " + strings.Join(names, ", ") + ")"
 	}
-	return ""
+	return " (docs/stack-file.md lists the valid keys)"
 }
 
 // suggest returns ` (did you mean "x"?)` for the closest name, if close.

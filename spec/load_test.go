@@ -845,7 +845,7 @@ func TestErrorsSortedAndComplete(t *testing.T) {
 	want := []string{
 		`a.yaml:4:14: services.web.restart: "maybe" is not a valid restart policy (valid: no, always, on-failure, on-failure:N, unless-stopped)`,
 		`b.yaml:3:13: services.web.ports[0]: port mapping "99999:80": host port 99999 is out of range; a port is a number from 1 to 65535`,
-		`b.yaml:4:5: services.web.bogus: unknown key`,
+		`b.yaml:4:5: services.web.bogus: unknown key (docs/stack-file.md lists the valid keys)`,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("errors (-want +got):\n%s", diff)
