@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -486,7 +485,6 @@ func randomID() string {
 	return hex.EncodeToString(b)
 }
 
-var errClosed = errors.New("manager closed")
 
 // NetworkStatus is what the kernel has of a recorded network, for the
 // executor's observation of drift.
