@@ -485,7 +485,6 @@ func randomID() string {
 	return hex.EncodeToString(b)
 }
 
-
 // NetworkStatus is what the kernel has of a recorded network, for the
 // executor's observation of drift.
 type NetworkStatus struct {
