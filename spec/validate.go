@@ -80,14 +80,7 @@ func (d *decoder) checkResources(s *Service, info *svcInfo, path string) {
 		}
 	}
 	if s.ContainerName != "" && s.Scale > 1 {
-		n := info.keys["scale"]
-		if n == nil {
-			n = info.dReplicas
-		}
-		if n == nil {
-			n = info.key
-		}
-		d.errf(n, path, "container_name %q and %d replicas: a container name is unique, so scale must be 1", s.ContainerName, s.Scale)
+		d.errf(info.vals["container_name"], path+".container_name", "%q cannot be used with %d replicas: a container name is unique, so scale must be 1", s.ContainerName, s.Scale)
 	}
 	if r.MemLimit > 0 && r.MemReservation > r.MemLimit {
 		d.errf(firstNode(info.vals["mem_reservation"], info.dMemRes), path+".mem_reservation", "%d bytes is above the memory limit (%d bytes)", r.MemReservation, r.MemLimit)
