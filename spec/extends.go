@@ -12,7 +12,7 @@ type extendsRef struct{ file, service string }
 
 // resolveAllExtends replaces every service that has `extends` with the
 // merge of its base (resolved recursively) and its own keys.
-func (l *loader) resolveAllExtends(root *node) {
+func (l *loader) resolveAllExtends(root *node, mainFile string) {
 	services := root.get("services")
 	if services == nil || services.kind != mapNode {
 		return
@@ -22,7 +22,7 @@ func (l *loader) resolveAllExtends(root *node) {
 		if services.vals[i].kind != mapNode {
 			continue
 		}
-		services.vals[i] = l.resolveExtends(services, k.value, "", done, nil)
+		services.vals[i] = l.resolveExtends(services, k.value, mainFile, done, nil)
 	}
 }
 
@@ -48,8 +48,8 @@ func (l *loader) resolveExtends(services *node, name, file string, done map[exte
 			}
 			names = append(names, name)
 			l.errAt(ek.pos, path, "extends cycle: %s", strings.Join(names, " -> "))
-			done[ref] = withoutKey(svc, "extends")
-			return done[ref]
+			done[ref] = svc
+			return svc
 		}
 	}
 	chain = append(chain, ref)
@@ -66,7 +66,7 @@ func (l *loader) resolveExtends(services *node, name, file string, done map[exte
 				baseFile = ev.vals[i]
 			default:
 				if !strings.HasPrefix(k.value, "x-") {
-					l.errAt(k.pos, path+"."+k.value, "unknown key%s (valid: file, service)", suggest(k.value, []string{"file", "service"}))
+					l.errAt(k.pos, path+"."+k.value, "unknown key%s", validList(k.value, []string{"file", "service"}))
 				}
 			}
 		}
@@ -78,29 +78,29 @@ func (l *loader) resolveExtends(services *node, name, file string, done map[exte
 		if ev.kind == mapNode {
 			l.errAt(ev.pos, path+".service", "is required: the name of the service to extend")
 		}
-		done[ref] = own
-		return own
+		done[ref] = svc
+		return svc
 	}
 	baseServices, baseFileKey := services, file
 	if baseFile != nil {
 		if baseFile.kind != scalarNode || baseFile.value == "" {
 			l.errAt(baseFile.pos, path+".file", "must be a path")
-			done[ref] = own
-			return own
+			done[ref] = svc
+			return svc
 		}
 		abs := l.resolvePath(baseFile.value, filepath.Dir(absOf(baseFile.pos.File)))
 		f, err := l.extendsFile(abs, displayPath(baseFile.pos.File, baseFile.value))
 		if err != nil {
 			l.errAt(baseFile.pos, path+".file", "%v", err)
-			done[ref] = own
-			return own
+			done[ref] = svc
+			return svc
 		}
 		baseServices = f.get("services")
 		baseFileKey = abs
 		if baseServices == nil || baseServices.kind != mapNode {
 			l.errAt(baseName.pos, path+".service", "%s has no services", baseFile.value)
-			done[ref] = own
-			return own
+			done[ref] = svc
+			return svc
 		}
 	}
 	if b := baseServices.get(baseName.value); b == nil || b.kind != mapNode {
@@ -109,8 +109,8 @@ func (l *loader) resolveExtends(services *node, name, file string, done map[exte
 			where = " in " + baseFile.value
 		}
 		l.errAt(baseName.pos, path+".service", "no service %q%s to extend", baseName.value, where)
-		done[ref] = own
-		return own
+		done[ref] = svc
+		return svc
 	}
 	base := l.resolveExtends(baseServices, baseName.value, baseFileKey, done, chain)
 	merged := mergeService(base.copy(), own)

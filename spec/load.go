@@ -201,7 +201,7 @@ func (l *loader) load() (*Stack, error) {
 	st := &Stack{WorkingDir: l.projectDir}
 	if root != nil {
 		stripResets(root)
-		l.resolveAllExtends(root)
+		l.resolveAllExtends(root, absOf(files[0]))
 		if err := l.projectName(root, st); err != nil {
 			return nil, err
 		}
@@ -364,7 +364,7 @@ func (l *loader) processIncludes(n, inc *node, chain []string) {
 					envFiles = v
 				default:
 					if !strings.HasPrefix(k.value, "x-") {
-						l.errAt(k.pos, path+"."+k.value, "unknown key%s (valid: env_file, path, project_directory)", suggest(k.value, []string{"path", "project_directory", "env_file"}))
+						l.errAt(k.pos, path+"."+k.value, "unknown key%s", validList(k.value, []string{"env_file", "path", "project_directory"}))
 					}
 				}
 			}
@@ -375,7 +375,7 @@ func (l *loader) processIncludes(n, inc *node, chain []string) {
 			l.errAt(e.pos, path, "must be a path or a mapping, got %s", e.kind)
 			continue
 		}
-		var inc *node
+		var loaded *node
 		var incDir string
 		for pi, pn := range paths {
 			if pn.kind != scalarNode || pn.value == "" {
@@ -412,18 +412,18 @@ func (l *loader) processIncludes(n, inc *node, chain []string) {
 			if f == nil {
 				continue
 			}
-			if inc == nil {
-				inc = f
+			if loaded == nil {
+				loaded = f
 			} else {
-				inc = mergeTop(inc, f)
+				loaded = mergeTop(loaded, f)
 			}
 		}
-		if inc == nil {
+		if loaded == nil {
 			continue
 		}
-		stripResets(inc)
+		stripResets(loaded)
 		for _, section := range []string{"services", "networks", "volumes", "configs", "secrets", "x-stack-images"} {
-			iv := inc.get(section)
+			iv := loaded.get(section)
 			if iv == nil || iv.kind != mapNode {
 				continue
 			}

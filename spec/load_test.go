@@ -851,3 +851,92 @@ func TestErrorsSortedAndComplete(t *testing.T) {
 		t.Errorf("errors (-want +got):\n%s", diff)
 	}
 }
+
+func TestLoadErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		files map[string]string
+		want  []string
+	}{
+		{
+			name:  "include missing file",
+			files: map[string]string{"compose.yaml": "include: [nope.yaml]\nservices:\n  a:\n    image: x\n"},
+			want:  []string{"compose.yaml:1:11: include[0]: included file nope.yaml: no such file or directory"},
+		},
+		{
+			name:  "include bad entry",
+			files: map[string]string{"compose.yaml": "include:\n  - pth: x.yaml\nservices:\n  a:\n    image: x\n"},
+			want: []string{
+				"compose.yaml:2:5: include[0]: path is required",
+				`compose.yaml:2:5: include[0].pth: unknown key (did you mean "path"?)`,
+			},
+		},
+		{
+			name:  "extends missing service",
+			files: map[string]string{"compose.yaml": "services:\n  a:\n    extends: {service: basse}\n  base:\n    image: x\n"},
+			want:  []string{`compose.yaml:3:24: services.a.extends.service: no service "basse" to extend`},
+		},
+		{
+			name:  "extends missing file",
+			files: map[string]string{"compose.yaml": "services:\n  a:\n    extends: {service: b, file: other.yaml}\n"},
+			want:  []string{"compose.yaml:3:33: services.a.extends.file: reading other.yaml: no such file or directory"},
+		},
+		{
+			name: "extends cycle across files",
+			files: map[string]string{
+				"compose.yaml": "services:\n  a:\n    extends: {service: b, file: b.yaml}\n",
+				"b.yaml":       "services:\n  b:\n    extends: {service: a, file: compose.yaml}\n",
+			},
+			want: []string{"compose.yaml:3:5: services.a.extends: extends cycle: a -> b -> a"},
+		},
+		{
+			name:  "env_file missing",
+			files: map[string]string{"compose.yaml": "services:\n  a:\n    image: x\n    env_file: [a.env]\n"},
+			want:  []string{"compose.yaml:4:16: services.a.env_file: env file a.env: no such file or directory"},
+		},
+		{
+			name: "env_file syntax",
+			files: map[string]string{
+				"compose.yaml": "services:\n  a:\n    image: x\n    env_file: a.env\n",
+				"a.env":        "OK=1\nBAD KEY=2\n",
+			},
+			want: []string{`compose.yaml:4:15: services.a.env_file: env file a.env: line 2: "BAD KEY" is not a valid variable name`},
+		},
+		{
+			name:  "merge tags misused",
+			files: map[string]string{"compose.yaml": "services:\n  a:\n    image: !!binary aGVsbG8=\n"},
+			want:  []string{"compose.yaml:3:12: services.a.image: binary values are not supported"},
+		},
+		{
+			name:  "top level not a mapping",
+			files: map[string]string{"compose.yaml": "- a\n- b\n"},
+			want:  []string{"compose.yaml:1:1: a stack file must be a mapping (name, services, networks, ...), got a list"},
+		},
+		{
+			name:  "duplicate static address",
+			files: map[string]string{"compose.yaml": "services:\n  a:\n    image: x\n    networks: {n: {ipv4_address: 10.0.0.5}}\n  b:\n    image: x\n    networks: {n: {ipv4_address: 10.0.0.5}}\nnetworks:\n  n:\n    ipam: {config: [{subnet: 10.0.0.0/24}]}\n"},
+			want:  []string{`compose.yaml:7:34: services.b.networks.n.ipv4_address: 10.0.0.5 is already the address of service "a" on network "n"`},
+		},
+		{
+			name:  "memory limits inconsistent",
+			files: map[string]string{"compose.yaml": "services:\n  a:\n    image: x\n    mem_limit: 64m\n    mem_reservation: 128m\n    memswap_limit: 32m\n"},
+			want: []string{
+				"compose.yaml:5:22: services.a.mem_reservation: 134217728 bytes is above the memory limit (67108864 bytes)",
+				"compose.yaml:6:20: services.a.memswap_limit: 33554432 bytes is below mem_limit (67108864 bytes): memswap_limit is memory plus swap",
+			},
+		},
+		{
+			name:  "publish all with host network",
+			files: map[string]string{"compose.yaml": "services:\n  a:\n    image: x\n    network_mode: host\n    x-stack-publish-all: true\n"},
+			want:  []string{"compose.yaml:5:5: services.a.x-stack-publish-all: cannot be used with network_mode: host"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := writeFiles(t, tc.files)
+			_, err := load(t, dir, LoadOptions{})
+			if diff := cmp.Diff(tc.want, errorsOf(t, dir, err)); diff != "" {
+				t.Errorf("errors (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

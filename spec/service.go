@@ -168,7 +168,7 @@ func (d *decoder) decodeService(k, v *node) *Service {
 		info.keys[key] = kk
 		d.serviceKey(s, info, key, kk, vv, p)
 	})
-	if v.kind == mapNode && v.get("image") == nil && v.get("build") == nil {
+	if v.kind == mapNode && v.get("image") == nil && v.get("build") == nil && v.get("extends") == nil {
 		typo := false
 		for _, kk := range v.keys {
 			if suggest(kk.value, []string{"image", "build"}) != "" {
