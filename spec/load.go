@@ -9,6 +9,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // DefaultFileNames are the stack file names looked for in the project
@@ -41,6 +43,9 @@ type loader struct {
 	extFiles map[string]*node
 	// disabled are the services removed by profiles, with their positions.
 	disabled map[string]Pos
+	// files are the stack files loaded; peekedName caches peekProjectName.
+	files      []string
+	peekedName string
 }
 
 func newLoader(opts LoadOptions) (*loader, error) {
@@ -70,12 +75,54 @@ func newLoader(opts LoadOptions) (*loader, error) {
 }
 
 // lookup finds a variable in the process environment, then the env files.
+// COMPOSE_PROJECT_NAME, when set in neither, is the project name.
 func (l *loader) lookup(name string) (string, bool) {
 	if v, ok := l.env[name]; ok {
 		return v, true
 	}
-	v, ok := l.dotenv[name]
-	return v, ok
+	if v, ok := l.dotenv[name]; ok {
+		return v, true
+	}
+	if name == "COMPOSE_PROJECT_NAME" {
+		return l.peekProjectName(), true
+	}
+	return "", false
+}
+
+// peekProjectName finds the project name before the files are
+// interpolated (for ${COMPOSE_PROJECT_NAME}): -p, else the last name: key
+// of the files, else the directory name.
+func (l *loader) peekProjectName() string {
+	if l.peekedName != "" {
+		return l.peekedName
+	}
+	name := l.opts.ProjectName
+	for i := len(l.files) - 1; i >= 0 && name == ""; i-- {
+		data, err := os.ReadFile(l.files[i])
+		if err != nil {
+			continue
+		}
+		var top struct {
+			Name string `yaml:"name"`
+		}
+		if yaml.Unmarshal(data, &top) != nil || top.Name == "" {
+			continue
+		}
+		name = top.Name
+		if strings.Contains(name, "$") {
+			name, _, _ = Interpolate(name, func(v string) (string, bool) {
+				if v == "COMPOSE_PROJECT_NAME" {
+					return "", false
+				}
+				return l.lookup(v)
+			})
+		}
+	}
+	if name == "" {
+		name = NormalizeProjectName(filepath.Base(l.projectDir))
+	}
+	l.peekedName = name
+	return name
 }
 
 func (l *loader) errAt(pos Pos, path, format string, args ...any) {
@@ -180,6 +227,7 @@ func (l *loader) load() (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
+	l.files = files
 	if err := l.loadEnvFiles(); err != nil {
 		return nil, err
 	}
@@ -519,7 +567,11 @@ func (l *loader) projectName(root *node, st *Stack) error {
 		st.Name = l.opts.ProjectName
 		return nil
 	}
-	if v, ok := l.lookup("COMPOSE_PROJECT_NAME"); ok && v != "" {
+	v, ok := l.env["COMPOSE_PROJECT_NAME"]
+	if !ok {
+		v, ok = l.dotenv["COMPOSE_PROJECT_NAME"]
+	}
+	if ok && v != "" {
 		if msg := checkProjectName(v); msg != "" {
 			return fmt.Errorf("COMPOSE_PROJECT_NAME %q: %s: %w", v, msg, ErrInvalidName)
 		}

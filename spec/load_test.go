@@ -940,3 +940,13 @@ func TestLoadErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestComposeProjectNameVariable(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"compose.yaml": "name: shop\nservices:\n  web:\n    image: x\n    container_name: ${COMPOSE_PROJECT_NAME}-web\n"})
+	if got := mustLoad(t, dir, LoadOptions{}).Services["web"].ContainerName; got != "shop-web" {
+		t.Errorf("container_name = %q", got)
+	}
+	if got := mustLoad(t, dir, LoadOptions{ProjectName: "other"}).Services["web"].ContainerName; got != "other-web" {
+		t.Errorf("container_name with -p = %q", got)
+	}
+}
