@@ -926,6 +926,11 @@ func TestLoadErrors(t *testing.T) {
 			},
 		},
 		{
+			name:  "ports with a shared network namespace",
+			files: map[string]string{"compose.yaml": "services:\n  a:\n    image: x\n  b:\n    image: x\n    network_mode: service:a\n    ports: [\"80:80\"]\n"},
+			want:  []string{"compose.yaml:7:5: services.b.ports: ports cannot be published with network_mode: service:a: publish them on service a, whose network namespace this one shares"},
+		},
+		{
 			name:  "publish all with host network",
 			files: map[string]string{"compose.yaml": "services:\n  a:\n    image: x\n    network_mode: host\n    x-stack-publish-all: true\n"},
 			want:  []string{"compose.yaml:5:5: services.a.x-stack-publish-all: cannot be used with network_mode: host"},

@@ -123,6 +123,17 @@ func (d *decoder) checkNetworking(s *Service, info *svcInfo, path string) {
 	if s.NetworkMode == "none" && len(s.Ports) > 0 {
 		d.errf(info.keys["ports"], path+".ports", "ports cannot be published with network_mode: none")
 	}
+	if shared, ok := strings.CutPrefix(s.NetworkMode, "service:"); ok {
+		if len(s.Ports) > 0 {
+			d.errf(info.keys["ports"], path+".ports", "ports cannot be published with network_mode: %s: publish them on service %s, whose network namespace this one shares", s.NetworkMode, shared)
+		}
+		if s.PublishAll {
+			d.errf(info.keys["x-stack-publish-all"], path+".x-stack-publish-all", "cannot be used with network_mode: %s", s.NetworkMode)
+		}
+	}
+	if strings.HasPrefix(s.NetworkMode, "container:") && len(s.Ports) > 0 {
+		d.errf(info.keys["ports"], path+".ports", "ports cannot be published with network_mode: %s", s.NetworkMode)
+	}
 	if s.NetworkMode == "bridge" {
 		// "bridge" is docker's default network; in stack it means the
 		// project's default network.
