@@ -20,6 +20,19 @@ func TestMain(m *testing.M) {
 			os.Exit(container.Init())
 		case "__stack_exec":
 			os.Exit(container.ExecInit())
+		case "__stack_test_run": // root, command...: a foreground run to kill
+			c, err := CreateContainer(os.Args[2], &RunOptions{Image: "busybox", Command: os.Args[3:]}, nil)
+			if err == nil {
+				var r *Running
+				if r, err = StartContainer(os.Args[2], c, AttachOptions{Foreground: true, Stdout: os.Stdout}); err == nil {
+					_, err = r.Wait()
+				}
+			}
+			if err != nil {
+				os.Stderr.WriteString(err.Error() + "\n")
+				os.Exit(1)
+			}
+			os.Exit(0)
 		}
 	}
 	os.Exit(m.Run())

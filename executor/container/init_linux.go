@@ -140,6 +140,11 @@ func initContainer(cfg *Config, sync int) error {
 	if err := waitGo(sync); err != nil {
 		return err
 	}
+	// In its cgroups now: they become the root of its cgroup namespace
+	// (this thread's; execve keeps it).
+	if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+		return fmt.Errorf("creating cgroup namespace: %w", err)
+	}
 	return finishProcess(&cfg.Process, sync, cfg.ParentDeathSignal)
 }
 

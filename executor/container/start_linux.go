@@ -26,7 +26,9 @@ func Start(cfg *Config, o StartOptions) (*Task, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encoding container config: %w", err)
 	}
-	flags := uintptr(unix.CLONE_NEWNS | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWPID | unix.CLONE_NEWCGROUP)
+	// No CLONE_NEWCGROUP here: the init makes its cgroup namespace once it
+	// is in its cgroups, so that they are the namespace's root.
+	flags := uintptr(unix.CLONE_NEWNS | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWPID)
 	if !cfg.Namespaces.HostNetwork && cfg.Namespaces.NetPath == "" {
 		flags |= unix.CLONE_NEWNET
 	}

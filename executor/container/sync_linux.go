@@ -5,14 +5,14 @@ package container
 //	parent (stack run, later a shim)              child: stack __stack_init
 //	───────────────────────────────────           ─────────────────────────────
 //	pipe "config", socketpair "sync" (SEQPACKET)
-//	clone(NEWNS|NEWUTS|NEWIPC|NEWPID|NEWCGROUP
-//	      [|NEWNET]) ─────────────────────────────▶ LockOSThread; sync fd CLOEXEC
+//	clone(NEWNS|NEWUTS|NEWIPC|NEWPID[|NEWNET]) ───▶ LockOSThread; sync fd CLOEXEC
 //	write config JSON, close ──────────────────────▶ read config to EOF
 //	Cgroup.Enter(pid)      (v1: every hierarchy)    hostname, mounts, devices,
 //	OnCreate(pid)          (network wiring hook)    [-t] pty, pivot_root, masks
 //	              ◀─────────────────────────────── [-t] msgConsole + SCM_RIGHTS(pty master)
 //	msgGo ─────────────────────────────────────────▶ waits for msgGo before any
 //	                                                code of the container runs:
+//	                                                unshare(NEWCGROUP),
 //	                                                user, rlimits, caps,
 //	                                                no_new_privs, seccomp
 //	              ◀─────────────────────────────── msgExec, then execve(entrypoint)
