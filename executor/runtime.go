@@ -12,6 +12,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
@@ -684,6 +686,45 @@ var signalNumbers = map[string]int{
 	"STKFLT": 16, "CHLD": 17, "CONT": 18, "STOP": 19, "TSTP": 20, "TTIN": 21, "TTOU": 22,
 	"URG": 23, "XCPU": 24, "XFSZ": 25, "VTALRM": 26, "PROF": 27, "WINCH": 28, "IO": 29,
 	"POLL": 29, "PWR": 30, "SYS": 31, "RTMIN": 34, "RTMAX": 64,
+}
+
+// AttachOptions are the caller's side of a started container.
+type AttachOptions struct {
+	Stdin          io.Reader // nil: /dev/null (docker without -i)
+	Stdout, Stderr io.Writer
+	// Foreground ties the container to the calling process: it is killed
+	// when the caller dies (PR_SET_PDEATHSIG), and the caller is recorded
+	// as its supervisor.
+	Foreground bool
+	// Network wires the container's network namespace (pid is its init);
+	// nil for none and host.
+	Network func(pid int) error
+	Logger  *slog.Logger
+}
+
+// Running is a started container.
+type Running struct {
+	Container *Container
+	Task      *container.Task
+	State     *container.State
+	root      string
+	cg        cgroups.Cgroup
+	log       *slog.Logger
+}
+
+// ExecOptions is `stack exec`'s request.
+type ExecOptions struct {
+	Args        []string
+	Env         []string
+	Workdir     string
+	User        string
+	Interactive bool
+	TTY         bool
+	Privileged  bool
+	Stdin       io.Reader
+	Stdout      io.Writer
+	Stderr      io.Writer
+	Logger      *slog.Logger
 }
 
 func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }

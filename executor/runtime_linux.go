@@ -3,7 +3,6 @@ package executor
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -292,30 +291,6 @@ func releaseName(root, name, id string) {
 	}
 }
 
-// AttachOptions are the caller's side of a started container.
-type AttachOptions struct {
-	Stdin          io.Reader // nil: /dev/null (docker without -i)
-	Stdout, Stderr io.Writer
-	// Foreground ties the container to the calling process: it is killed
-	// when the caller dies (PR_SET_PDEATHSIG), and the caller is recorded
-	// as its supervisor.
-	Foreground bool
-	// Network wires the container's network namespace (pid is its init);
-	// nil for none and host.
-	Network func(pid int) error
-	Logger  *slog.Logger
-}
-
-// Running is a started container.
-type Running struct {
-	Container *Container
-	Task      *container.Task
-	State     *container.State
-	root      string
-	cg        cgroups.Cgroup
-	log       *slog.Logger
-}
-
 // StartContainer creates the container's cgroup and starts its init,
 // recording the running state.
 func StartContainer(root string, c *Container, o AttachOptions) (*Running, error) {
@@ -519,21 +494,6 @@ func removeFiles(root string, c *Container) error {
 		}
 	}
 	return nil
-}
-
-// ExecOptions is `stack exec`'s request.
-type ExecOptions struct {
-	Args        []string
-	Env         []string
-	Workdir     string
-	User        string
-	Interactive bool
-	TTY         bool
-	Privileged  bool
-	Stdin       io.Reader
-	Stdout      io.Writer
-	Stderr      io.Writer
-	Logger      *slog.Logger
 }
 
 // ExecContainer runs a command in a running container: in all its
