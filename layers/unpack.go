@@ -114,7 +114,8 @@ func Unpack(r io.Reader, dir string, opts UnpackOptions) (UnpackResult, error) {
 		return UnpackResult{}, err
 	}
 	defer rc.Close()
-	hr := newHashingReader(rc)
+	hr := newAsyncHashReader(rc)
+	defer hr.close()
 	u, err := newUnpacker(dir, opts)
 	if err != nil {
 		return UnpackResult{}, err
@@ -144,7 +145,94 @@ func Unpack(r io.Reader, dir string, opts UnpackOptions) (UnpackResult, error) {
 	if opts.DiffID != "" && got != opts.DiffID {
 		return UnpackResult{}, fmt.Errorf("layer %s: uncompressed content hashes to %s: %w", opts.DiffID, got, ErrDigestMismatch)
 	}
-	return UnpackResult{DiffID: got, Size: u.size, TarSize: hr.n}, nil
+	return UnpackResult{DiffID: got, Size: u.size, TarSize: hr.count()}, nil
+}
+
+// asyncHashReader reads its source in chunks and hashes each chunk on
+// another goroutine once the consumer has moved past it, so hashing runs on
+// a second core alongside the tar extraction.
+type asyncHashReader struct {
+	src     io.Reader
+	cur     []byte // unread part of the current chunk
+	chunk   []byte // the current chunk, whole
+	toHash  chan []byte
+	free    chan []byte
+	hashed  chan struct{}
+	h       hash.Hash
+	n       int64
+	err     error
+	closed  bool
+	started bool
+}
+
+const (
+	hashChunk  = 256 << 10
+	hashChunks = 8
+)
+
+func newAsyncHashReader(src io.Reader) *asyncHashReader {
+	a := &asyncHashReader{src: src, h: sha256.New(), toHash: make(chan []byte, hashChunks), free: make(chan []byte, hashChunks), hashed: make(chan struct{})}
+	for i := 0; i < hashChunks; i++ {
+		a.free <- make([]byte, hashChunk)
+	}
+	go func() {
+		for c := range a.toHash {
+			a.h.Write(c)
+			a.free <- c[:cap(c)]
+		}
+		close(a.hashed)
+	}()
+	return a
+}
+
+func (a *asyncHashReader) Read(p []byte) (int, error) {
+	if len(a.cur) == 0 {
+		if a.err != nil {
+			return 0, a.err
+		}
+		if a.chunk != nil {
+			a.toHash <- a.chunk
+			a.chunk = nil
+		}
+		buf := <-a.free
+		n, err := 0, error(nil)
+		for n < len(buf) && err == nil {
+			var m int
+			m, err = a.src.Read(buf[n:])
+			n += m
+		}
+		a.err = err
+		a.n += int64(n)
+		if n == 0 {
+			a.free <- buf
+			return 0, err
+		}
+		a.chunk, a.cur = buf[:n], buf[:n]
+	}
+	n := copy(p, a.cur)
+	a.cur = a.cur[n:]
+	return n, nil
+}
+
+func (a *asyncHashReader) count() int64 { return a.n }
+
+// digest drains nothing: call it after reading to EOF.
+func (a *asyncHashReader) digest() string {
+	a.close()
+	<-a.hashed
+	return "sha256:" + hex.EncodeToString(a.h.Sum(nil))
+}
+
+func (a *asyncHashReader) close() {
+	if a.closed {
+		return
+	}
+	a.closed = true
+	if a.chunk != nil {
+		a.toHash <- a.chunk
+		a.chunk = nil
+	}
+	close(a.toHash)
 }
 
 // cleanName makes a tar entry name relative and free of "..": "/a/../../b"

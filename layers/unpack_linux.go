@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -31,6 +32,36 @@ type unpacker struct {
 	root0    bool // running as root: chown, mknod, trusted xattrs
 	size     int64
 	buf      []byte
+	umask    uint32
+}
+
+// currentUmask reads the umask from /proc/self/status without changing it
+// (umask(2) can only read it by setting it, which would race other threads).
+// If it cannot be read, 0o777 makes every file get an explicit chmod.
+func currentUmask() uint32 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0o777
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "Umask:"); ok {
+			var m uint32
+			if _, err := fmt.Sscanf(strings.TrimSpace(v), "%o", &m); err == nil {
+				return m
+			}
+		}
+	}
+	return 0o777
+}
+
+// futimens sets an open file's times: utimensat(fd, NULL, ts, 0), which
+// x/sys/unix does not expose (it always passes a path).
+func futimens(fd int, ts *[2]unix.Timespec) error {
+	_, _, e := unix.Syscall6(unix.SYS_UTIMENSAT, uintptr(fd), 0, uintptr(unsafe.Pointer(ts)), 0, 0, 0)
+	if e != 0 {
+		return e
+	}
+	return nil
 }
 
 func newUnpacker(root string, opts UnpackOptions) (*unpacker, error) {
@@ -42,7 +73,7 @@ func newUnpacker(root string, opts UnpackOptions) (*unpacker, error) {
 		return nil, fmt.Errorf("unpacking layer: %s is not a directory", root)
 	}
 	return &unpacker{root: root, opts: opts, dirs: map[string]bool{"": true}, root0: os.Geteuid() == 0,
-		buf: make([]byte, 256<<10)}, nil
+		buf: make([]byte, 256<<10), umask: currentUmask()}, nil
 }
 
 func (u *unpacker) close() {}
@@ -269,49 +300,67 @@ func (u *unpacker) entry(hdr *tar.Header, r io.Reader) error {
 
 func (u *unpacker) regular(p, rel string, hdr *tar.Header, r io.Reader) error {
 	flags := unix.O_WRONLY | unix.O_CREAT | unix.O_EXCL | unix.O_NOFOLLOW | unix.O_CLOEXEC
-	fd, err := unix.Open(p, flags, 0o600)
+	perm := uint32(hdr.Mode & 0o777)
+	fd, err := unix.Open(p, flags, perm)
 	if err == unix.EEXIST {
 		if err := u.remove(p, rel); err != nil {
 			return err
 		}
-		fd, err = unix.Open(p, flags, 0o600)
+		fd, err = unix.Open(p, flags, perm)
 	}
 	if err != nil {
 		return &os.PathError{Op: "create", Path: p, Err: err}
 	}
-	f := os.NewFile(uintptr(fd), p)
-	n, err := io.CopyBuffer(fileWriter{f}, r, u.buf)
-	u.size += n
-	if err != nil {
-		f.Close()
-		return err
+	err = u.fill(fd, p, hdr, r)
+	if cerr := unix.Close(fd); err == nil && cerr != nil {
+		err = &os.PathError{Op: "close", Path: p, Err: cerr}
+	}
+	return err
+}
+
+// fill writes a regular file's content and metadata through its fd
+// (no *os.File: that costs an fcntl and a finalizer per file).
+func (u *unpacker) fill(fd int, p string, hdr *tar.Header, r io.Reader) error {
+	for {
+		n, rerr := r.Read(u.buf)
+		for off := 0; off < n; {
+			m, err := unix.Write(fd, u.buf[off:n])
+			if err == unix.EINTR {
+				continue
+			}
+			if err != nil {
+				return &os.PathError{Op: "write", Path: p, Err: err}
+			}
+			off += m
+		}
+		u.size += int64(n)
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			return rerr
+		}
 	}
 	if u.root0 {
 		if err := unix.Fchown(fd, hdr.Uid, hdr.Gid); err != nil {
-			f.Close()
 			return &os.PathError{Op: "chown", Path: p, Err: err}
 		}
 	}
 	if err := u.xattrs(p, hdr); err != nil {
-		f.Close()
 		return err
 	}
-	if err := unix.Fchmod(fd, uint32(hdr.Mode&0o7777)); err != nil {
-		f.Close()
-		return &os.PathError{Op: "chmod", Path: p, Err: err}
+	// open(2) applied the umask; chown clears setuid/setgid: chmod only when needed.
+	if mode := uint32(hdr.Mode & 0o7777); mode&^0o777 != 0 || uint32(hdr.Mode&0o777)&u.umask != 0 {
+		if err := unix.Fchmod(fd, mode); err != nil {
+			return &os.PathError{Op: "chmod", Path: p, Err: err}
+		}
 	}
-	ts := []unix.Timespec{unix.NsecToTimespec(atime(hdr).UnixNano()), unix.NsecToTimespec(hdr.ModTime.UnixNano())}
-	if err := unix.UtimesNanoAt(unix.AT_FDCWD, p, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		f.Close()
-		return &os.PathError{Op: "utimensat", Path: p, Err: err}
+	ts := [2]unix.Timespec{unix.NsecToTimespec(atime(hdr).UnixNano()), unix.NsecToTimespec(hdr.ModTime.UnixNano())}
+	if err := futimens(fd, &ts); err != nil {
+		return &os.PathError{Op: "futimens", Path: p, Err: err}
 	}
-	return f.Close()
+	return nil
 }
-
-// fileWriter hides *os.File's ReadFrom so CopyBuffer uses our buffer.
-type fileWriter struct{ f *os.File }
-
-func (w fileWriter) Write(b []byte) (int, error) { return w.f.Write(b) }
 
 func atime(hdr *tar.Header) time.Time {
 	if hdr.AccessTime.IsZero() {
