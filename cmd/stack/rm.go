@@ -26,6 +26,10 @@ func newRmCommand() *cobra.Command {
 			return runRm(cmd, opts, args)
 		},
 	}
+	// -f is --force here, as in docker: a local "file" flag keeps the global
+	// -f/--file (a stack file) from being merged into this command.
+	cmd.Flags().String("file", "", "")
+	cmd.Flags().Lookup("file").Hidden = true
 	cmd.Flags().BoolVarP(&opts.force, "force", "f", false, "force the removal of a running container (uses SIGKILL)")
 	cmd.Flags().BoolVarP(&opts.volumes, "volumes", "v", false, "remove anonymous volumes associated with the container")
 	return cmd
