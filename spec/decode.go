@@ -466,16 +466,11 @@ func uniqueInOrder(s []string) []string {
 	if len(s) < 2 {
 		return s
 	}
+	seen := make(map[string]bool, len(s))
 	out := s[:0]
-	for i, x := range s {
-		dup := false
-		for _, y := range s[:i] {
-			if x == y {
-				dup = true
-				break
-			}
-		}
-		if !dup {
+	for _, x := range s {
+		if !seen[x] {
+			seen[x] = true
 			out = append(out, x)
 		}
 	}

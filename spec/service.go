@@ -1373,6 +1373,7 @@ var mountTypes = []string{"bind", "volume", "tmpfs"}
 
 // mounts reads a service's volumes, short and long forms.
 func (d *decoder) mounts(s *Service, info *svcInfo, v *node, p string) {
+	targets := map[string]int{}
 	d.list(v, p, func(it *node, ip string) {
 		var m Mount
 		var ok bool
@@ -1387,12 +1388,11 @@ func (d *decoder) mounts(s *Service, info *svcInfo, v *node, p string) {
 		if !ok {
 			return
 		}
-		for i, prev := range s.Volumes {
-			if prev.Target == m.Target {
-				d.errf(it, ip, "target %s is already mounted by the item on line %d", m.Target, info.mounts[i].pos.Line)
-				return
-			}
+		if i, dup := targets[m.Target]; dup {
+			d.errf(it, ip, "target %s is already mounted by the item on line %d", m.Target, info.mounts[i].pos.Line)
+			return
 		}
+		targets[m.Target] = len(s.Volumes)
 		s.Volumes = append(s.Volumes, m)
 		info.mounts = append(info.mounts, it)
 	})
