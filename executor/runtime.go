@@ -700,6 +700,9 @@ type AttachOptions struct {
 	// nil for none and host.
 	Network func(pid int) error
 	Logger  *slog.Logger
+	// Early is an init spawned by SpawnInit before the container was
+	// created (nil: StartContainer spawns one).
+	Early *container.Pending
 }
 
 // Running is a started container.

@@ -318,14 +318,18 @@ func StartContainer(root string, c *Container, o AttachOptions) (*Running, error
 		cfg.Process.Capabilities, _ = container.AdjustCapabilities(cfg.Process.Capabilities, nil, []string{"CAP_MKNOD"})
 	}
 	if o.Foreground {
-		cfg.ParentDeathSignal = int(unix.SIGKILL)
+		cfg.ParentDeathSignal = pdeathsig(o)
 		st.Supervisor = os.Getpid()
 		st.SupervisorStart, _ = container.ProcessStartTime(st.Supervisor)
 	}
-	task, err := container.Start(&cfg, container.StartOptions{
-		Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr,
-		Cgroup: cg, OnCreate: o.Network, Logger: log,
-	})
+	pending := o.Early
+	if pending == nil {
+		if pending, err = spawnInit(c.Runtime.Namespaces, c.Tty, o); err != nil {
+			cg.Delete()
+			return nil, err
+		}
+	}
+	task, err := pending.Start(&cfg, cg, o.Network)
 	if err != nil {
 		cg.Delete()
 		return nil, err
@@ -340,6 +344,29 @@ func StartContainer(root string, c *Container, o AttachOptions) (*Running, error
 		return nil, err
 	}
 	return &Running{Container: c, Task: task, State: st, root: root, cg: cg, log: log}, nil
+}
+
+// SpawnInit starts the init process of a container that `stack run`
+// is about to create with opts, so that the process start overlaps with
+// CreateContainer; pass it to StartContainer in AttachOptions.Early, or
+// Abort it when the creation fails.
+func SpawnInit(opts *RunOptions, o AttachOptions) (*container.Pending, error) {
+	return spawnInit(container.Namespaces{HostNetwork: opts.Network == "host"}, opts.TTY, o)
+}
+
+func spawnInit(ns container.Namespaces, tty bool, o AttachOptions) (*container.Pending, error) {
+	return container.Spawn(ns, tty, pdeathsig(o), container.StartOptions{
+		Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr, Logger: o.Logger,
+	})
+}
+
+// pdeathsig is the signal a container gets when its caller dies: SIGKILL
+// for foreground containers.
+func pdeathsig(o AttachOptions) int {
+	if o.Foreground {
+		return int(unix.SIGKILL)
+	}
+	return 0
 }
 
 // Wait waits for the container's main process, records how it ended

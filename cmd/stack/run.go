@@ -100,11 +100,6 @@ func runRun(cmd *cobra.Command, opts *runOptions) error {
 		return &exitError{code: 125, err: err}
 	}
 	t0 := time.Now()
-	c, err := executor.CreateContainer(root, &opts.RunOptions, logger)
-	if err != nil {
-		return startError(err)
-	}
-	logger.Debug("container created", "id", c.ID, "took", time.Since(t0))
 	attach := executor.AttachOptions{Foreground: true, Logger: logger,
 		Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr()}
 	if opts.Interactive {
@@ -114,6 +109,16 @@ func runRun(cmd *cobra.Command, opts *runOptions) error {
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs)
 	defer signal.Stop(sigs)
+	// The init process starts while the container is being created.
+	if attach.Early, err = executor.SpawnInit(&opts.RunOptions, attach); err != nil {
+		return startError(err)
+	}
+	c, err := executor.CreateContainer(root, &opts.RunOptions, logger)
+	if err != nil {
+		attach.Early.Abort()
+		return startError(err)
+	}
+	logger.Debug("container created", "id", c.ID, "took", time.Since(t0))
 	r, err := executor.StartContainer(root, c, attach)
 	if err != nil {
 		if opts.Remove {

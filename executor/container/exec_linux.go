@@ -45,9 +45,14 @@ func Exec(pid int, p *Process, o StartOptions) (*Task, error) {
 		}
 		return child, nil
 	}
-	t, err := startChild(cmd, cfgJSON, o.Cgroup, nil, pidOf, log)
+	ch, err := spawnChild(cmd, pidOf, log)
 	repW.Close()
 	if err != nil {
+		return nil, err
+	}
+	t, err := ch.complete(cfgJSON, o.Cgroup, nil)
+	if err != nil {
+		cmd.Wait()
 		return nil, err
 	}
 	// Reap the intermediate process (it exited after its report) and drain

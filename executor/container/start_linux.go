@@ -16,20 +16,42 @@ import (
 // namespaces, which mounts the root filesystem and execs cfg.Process. Start
 // returns once the command runs (or with the init's error, as an
 // *InitError, when it could not be started). The protocol is drawn in
-// sync_linux.go.
+// sync_linux.go. It is Spawn followed by Pending.Start.
 func Start(cfg *Config, o StartOptions) (*Task, error) {
-	log := o.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	cfgJSON, err := json.Marshal(cfg)
+	p, err := Spawn(cfg.Namespaces, cfg.Process.Terminal, cfg.ParentDeathSignal, o)
 	if err != nil {
-		return nil, fmt.Errorf("encoding container config: %w", err)
+		return nil, err
+	}
+	return p.Start(cfg, o.Cgroup, o.OnCreate)
+}
+
+// Pending is an init process that waits for its config. Spawning it before
+// the container's config is complete lets the process start (fork, exec,
+// Go runtime) overlap with the caller's own preparation.
+type Pending struct {
+	cmd  *exec.Cmd
+	spec spawnSpec
+	ch   *childStart
+}
+
+type spawnSpec struct {
+	ns        Namespaces
+	terminal  bool
+	pdeathsig int
+}
+
+// Spawn starts an init process for a container with these namespaces,
+// terminal setting and parent death signal, and the stdio of o (its Cgroup
+// and OnCreate are Pending.Start's arguments); the config given to
+// Pending.Start must agree with them.
+func Spawn(ns Namespaces, terminal bool, pdeathsig int, o StartOptions) (*Pending, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	// No CLONE_NEWCGROUP here: the init makes its cgroup namespace once it
 	// is in its cgroups, so that they are the namespace's root.
 	flags := uintptr(unix.CLONE_NEWNS | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWPID)
-	if !cfg.Namespaces.HostNetwork && cfg.Namespaces.NetPath == "" {
+	if !ns.HostNetwork && ns.NetPath == "" {
 		flags |= unix.CLONE_NEWNET
 	}
 	initArg := o.InitArg
@@ -39,14 +61,39 @@ func Start(cfg *Config, o StartOptions) (*Task, error) {
 	cmd := command(o.Executable, initArg)
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Cloneflags: flags,
-		Pdeathsig:  syscall.Signal(cfg.ParentDeathSignal),
+		Pdeathsig:  syscall.Signal(pdeathsig),
 		Setsid:     o.Setsid,
 	}
-	if !cfg.Process.Terminal {
+	if !terminal {
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = o.Stdin, o.Stdout, o.Stderr
 	}
-	return startChild(cmd, cfgJSON, o.Cgroup, o.OnCreate, nil, log)
+	ch, err := spawnChild(cmd, nil, o.Logger)
+	if err != nil {
+		return nil, err
+	}
+	return &Pending{cmd: cmd, spec: spawnSpec{ns, terminal, pdeathsig}, ch: ch}, nil
 }
+
+// Pid is the host PID of the waiting init.
+func (p *Pending) Pid() int { return p.ch.task.Pid }
+
+// Start sends cfg to the init, puts it in cg (may be nil), calls onCreate
+// (may be nil) and completes the start as Start does.
+func (p *Pending) Start(cfg *Config, cg Joiner, onCreate func(pid int) error) (*Task, error) {
+	if (spawnSpec{cfg.Namespaces, cfg.Process.Terminal, cfg.ParentDeathSignal}) != p.spec {
+		p.Abort()
+		return nil, fmt.Errorf("starting container %s: its config does not match the spawned init (namespaces, terminal or parent death signal)", cfg.ID)
+	}
+	cfgJSON, err := json.Marshal(cfg)
+	if err != nil {
+		p.Abort()
+		return nil, fmt.Errorf("encoding container config: %w", err)
+	}
+	return p.ch.complete(cfgJSON, cg, onCreate)
+}
+
+// Abort kills the waiting init and reaps it.
+func (p *Pending) Abort() { p.ch.abort(nil) }
 
 func command(executable, arg string) *exec.Cmd {
 	if executable == "" {
@@ -58,97 +105,116 @@ func command(executable, arg string) *exec.Cmd {
 	return cmd
 }
 
-// startChild runs the common part of the protocol: start cmd with the config
-// pipe and the sync socket, let pidOf find the process to act on (nil: cmd
-// itself), enter the cgroup, call the hook, send the config, and wait for the
-// exec (EOF) or an error.
-func startChild(cmd *exec.Cmd, cfgJSON []byte, cg Joiner, onCreate func(int) error, pidOf func() (int, error), log *slog.Logger) (*Task, error) {
+// childStart is a child process of the protocol, between its start and
+// the exec of its command.
+type childStart struct {
+	cmd        *exec.Cmd
+	cfgW       *os.File
+	parentSock int
+	task       *Task
+	log        *slog.Logger
+	t0         time.Time
+}
+
+// spawnChild starts cmd with the config pipe and the sync socket; pidOf
+// finds the process to act on (nil: cmd itself).
+func spawnChild(cmd *exec.Cmd, pidOf func() (int, error), log *slog.Logger) (*childStart, error) {
 	cfgR, cfgW, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("creating config pipe: %w", err)
 	}
-	defer cfgW.Close()
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		cfgR.Close()
+		cfgW.Close()
 		return nil, fmt.Errorf("creating sync socket: %w", err)
 	}
-	parentSock := fds[0]
 	childSock := os.NewFile(uintptr(fds[1]), "sync")
-	defer unix.Close(parentSock)
-
 	base := 3 + len(cmd.ExtraFiles)
 	cmd.ExtraFiles = append(cmd.ExtraFiles, cfgR, childSock)
 	cmd.Env = append(cmd.Env,
 		fmt.Sprintf("%s=%d", envConfigFD, base),
 		fmt.Sprintf("%s=%d", envSyncFD, base+1))
-	t0 := time.Now()
+	c := &childStart{cmd: cmd, cfgW: cfgW, parentSock: fds[0], log: log, t0: time.Now()}
 	err = cmd.Start()
 	cfgR.Close()
 	childSock.Close()
 	if err != nil {
+		cfgW.Close()
+		unix.Close(c.parentSock)
 		return nil, fmt.Errorf("starting container init: %w", err)
 	}
-	p := &Task{Pid: cmd.Process.Pid, proc: cmd.Process, wait: func() (*os.ProcessState, error) {
+	c.task = &Task{Pid: cmd.Process.Pid, proc: cmd.Process, wait: func() (*os.ProcessState, error) {
 		err := cmd.Wait()
 		if _, ok := err.(*exec.ExitError); ok {
 			err = nil
 		}
 		return cmd.ProcessState, err
 	}}
-	abort := func(err error) (*Task, error) {
-		cfgW.Close()
-		p.proc.Kill()
-		p.wait()
-		if p.Console != nil {
-			p.Console.Close()
-		}
-		return nil, err
-	}
 	if pidOf != nil {
 		pid, err := pidOf()
 		if err != nil {
-			return abort(err)
+			_, err = c.abort(err)
+			return nil, err
 		}
 		proc, err := os.FindProcess(pid)
 		if err != nil {
-			return abort(fmt.Errorf("finding process %d: %w", pid, err))
+			_, err = c.abort(fmt.Errorf("finding process %d: %w", pid, err))
+			return nil, err
 		}
-		p.Pid, p.proc = pid, proc
-		p.wait = func() (*os.ProcessState, error) { return proc.Wait() }
+		c.task.Pid, c.task.proc = pid, proc
+		c.task.wait = func() (*os.ProcessState, error) { return proc.Wait() }
 	}
-	log.Debug("container init started", "pid", p.Pid, "took", time.Since(t0))
+	log.Debug("container init started", "pid", c.task.Pid, "took", time.Since(c.t0))
+	return c, nil
+}
+
+func (c *childStart) abort(err error) (*Task, error) {
+	c.cfgW.Close()
+	c.task.proc.Kill()
+	c.task.wait()
+	if c.task.Console != nil {
+		c.task.Console.Close()
+	}
+	unix.Close(c.parentSock)
+	return nil, err
+}
+
+// complete runs the rest of the protocol: send the config, enter the
+// cgroup, call the hook, send go, and wait for the exec (EOF) or an error.
+func (c *childStart) complete(cfgJSON []byte, cg Joiner, onCreate func(int) error) (*Task, error) {
+	p, log := c.task, c.log
 	// The config first: the child prepares the root filesystem while we
 	// move it into its cgroups (a cgroup v1 migration waits for an RCU
 	// grace period: milliseconds) and wire its network.
-	if _, err := cfgW.Write(cfgJSON); err != nil && err != syscall.EPIPE {
+	if _, err := c.cfgW.Write(cfgJSON); err != nil && err != syscall.EPIPE {
 		log.Debug("writing config to init", "err", err)
 	}
-	cfgW.Close()
+	c.cfgW.Close()
 	if cg != nil {
 		if err := cg.Enter(p.Pid); err != nil {
-			return abort(err)
+			return c.abort(err)
 		}
 	}
 	if onCreate != nil {
 		if err := onCreate(p.Pid); err != nil {
-			return abort(err)
+			return c.abort(err)
 		}
 	}
-	log.Debug("container init in its cgroups", "took", time.Since(t0))
-	if err := sendMsg(parentSock, syncMsg{Type: msgGo}, -1); err != nil {
+	log.Debug("container init in its cgroups", "took", time.Since(c.t0))
+	if err := sendMsg(c.parentSock, syncMsg{Type: msgGo}, -1); err != nil {
 		log.Debug("sending go to init", "err", err)
 	}
 	execing := false
 	for {
-		m, f, err := recvMsg(parentSock)
+		m, f, err := recvMsg(c.parentSock)
 		if err != nil {
-			return abort(err)
+			return c.abort(err)
 		}
 		if m == nil {
 			break // EOF: execve closed the socket
 		}
-		log.Debug("message from init", "type", m.Type, "took", time.Since(t0))
+		log.Debug("message from init", "type", m.Type, "took", time.Since(c.t0))
 		switch m.Type {
 		case msgExec:
 			execing = true
@@ -161,15 +227,15 @@ func startChild(cmd *exec.Cmd, cfgJSON []byte, cg Joiner, onCreate func(int) err
 				f.Close()
 			}
 			if m.Error != nil {
-				return abort(m.Error)
+				return c.abort(m.Error)
 			}
 		}
 	}
+	unix.Close(c.parentSock)
 	if !execing {
 		// EOF before the exec message: the child died before it could
 		// say why (a crash of the init itself).
 		ps, _ := p.wait()
-		p.wait = nil
 		st := "unknown status"
 		if ps != nil {
 			st = ps.String()
