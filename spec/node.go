@@ -140,6 +140,17 @@ type parser struct {
 	// expanding guards against an alias that refers to its own ancestor.
 	expanding map[*yaml.Node]bool
 	segs      []pathSeg
+	slab      []node // nodes are allocated in blocks
+}
+
+// newNode returns a zeroed node from the current block.
+func (p *parser) newNode() *node {
+	if len(p.slab) == 0 {
+		p.slab = make([]node, 256)
+	}
+	n := &p.slab[0]
+	p.slab = p.slab[1:]
+	return n
 }
 
 func (p *parser) errf(line, col int, path, format string, args ...any) {
@@ -244,7 +255,8 @@ func (p *parser) convert(y *yaml.Node) *node {
 		}
 		return p.convert(y.Alias)
 	}
-	n := &node{pos: p.pos(y), dir: p.dir}
+	n := p.newNode()
+	n.pos, n.dir = p.pos(y), p.dir
 	switch y.Tag {
 	case "!reset":
 		n.reset = true
@@ -336,7 +348,8 @@ func (p *parser) convertMap(n *node, y *yaml.Node) {
 			p.errf(yk.Line, yk.Column, p.path(), "mapping keys must be scalars")
 			continue
 		}
-		k := &node{kind: scalarNode, value: yk.Value, pos: p.pos(yk), dir: p.dir}
+		k := p.newNode()
+		k.kind, k.value, k.pos, k.dir = scalarNode, yk.Value, p.pos(yk), p.dir
 		p.push(yk.Value, -1)
 		if n.hasKey(yk.Value) {
 			p.errf(yk.Line, yk.Column, p.path(), "duplicate key %q", yk.Value)

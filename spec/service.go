@@ -134,8 +134,7 @@ var deviceSchema = newSchema([]string{"source", "target", "permissions"}, nil)
 // svcInfo keeps the positions the cross-checks of a service need.
 type svcInfo struct {
 	key   *node
-	vals  map[string]*node // value of each key
-	keys  map[string]*node // key nodes
+	node  *node // the service's mapping
 	ports []*node
 	// mounts[i] is the node of Service.Volumes[i].
 	mounts []*node
@@ -149,11 +148,20 @@ type svcInfo struct {
 	dRestartV                                        string
 }
 
+// val is the value of a key of the service (nil when absent).
+func (i *svcInfo) val(key string) *node { return i.node.get(key) }
+
+// keyOf is the key node of a key of the service (nil when absent).
+func (i *svcInfo) keyOf(key string) *node {
+	k, _ := i.node.getKey(key)
+	return k
+}
+
 func (d *decoder) decodeService(k, v *node) *Service {
 	name := k.value
 	path := "services." + name
 	s := &Service{Name: name, Pos: k.pos}
-	info := &svcInfo{key: k, vals: map[string]*node{}, keys: map[string]*node{}}
+	info := &svcInfo{key: k, node: v}
 	d.svc[name] = info
 	if v.isNull() {
 		d.errf(k, path, "needs image: or build:")
@@ -164,8 +172,6 @@ func (d *decoder) decodeService(k, v *node) *Service {
 		s.Environment = d.envFiles(ef, path+".env_file")
 	}
 	d.object(v, path, serviceSchema, func(key string, kk, vv *node, p string) {
-		info.vals[key] = vv
-		info.keys[key] = kk
 		d.serviceKey(s, info, key, kk, vv, p)
 	})
 	if v.kind == mapNode && v.get("image") == nil && v.get("build") == nil && v.get("extends") == nil {

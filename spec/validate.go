@@ -43,7 +43,7 @@ func (d *decoder) validate() {
 
 func (d *decoder) checkResources(s *Service, info *svcInfo, path string) {
 	r := &s.Resources
-	legacyNode := func(key string) *node { return info.vals[key] }
+	legacyNode := info.val
 	// deploy.resources must agree with the legacy keys when both are set.
 	agreeInt := func(dn *node, dv int64, legacy *int64, key, dpath string) {
 		if dn == nil {
@@ -80,22 +80,22 @@ func (d *decoder) checkResources(s *Service, info *svcInfo, path string) {
 		}
 	}
 	if s.ContainerName != "" && s.Scale > 1 {
-		d.errf(info.vals["container_name"], path+".container_name", "%q cannot be used with %d replicas: a container name is unique, so scale must be 1", s.ContainerName, s.Scale)
+		d.errf(info.val("container_name"), path+".container_name", "%q cannot be used with %d replicas: a container name is unique, so scale must be 1", s.ContainerName, s.Scale)
 	}
 	if r.MemLimit > 0 && r.MemReservation > r.MemLimit {
-		d.errf(firstNode(info.vals["mem_reservation"], info.dMemRes), path+".mem_reservation", "%d bytes is above the memory limit (%d bytes)", r.MemReservation, r.MemLimit)
+		d.errf(firstNode(info.val("mem_reservation"), info.dMemRes), path+".mem_reservation", "%d bytes is above the memory limit (%d bytes)", r.MemReservation, r.MemLimit)
 	}
 	if r.MemswapLimit > 0 {
 		if r.MemLimit == 0 {
-			d.errf(info.vals["memswap_limit"], path+".memswap_limit", "needs mem_limit")
+			d.errf(info.val("memswap_limit"), path+".memswap_limit", "needs mem_limit")
 		} else if r.MemswapLimit < r.MemLimit {
-			d.errf(info.vals["memswap_limit"], path+".memswap_limit", "%d bytes is below mem_limit (%d bytes): memswap_limit is memory plus swap", r.MemswapLimit, r.MemLimit)
+			d.errf(info.val("memswap_limit"), path+".memswap_limit", "%d bytes is below mem_limit (%d bytes): memswap_limit is memory plus swap", r.MemswapLimit, r.MemLimit)
 		}
 	}
 	if r.CPUs > 0 && (r.CPUQuota != 0 || r.CPUPeriod != 0) {
-		n := info.vals["cpu_quota"]
+		n := info.val("cpu_quota")
 		if n == nil {
-			n = info.vals["cpu_period"]
+			n = info.val("cpu_period")
 		}
 		d.errf(n, path, "cpus and cpu_quota/cpu_period are exclusive: set one")
 	}
@@ -111,34 +111,34 @@ func firstNode(ns ...*node) *node {
 }
 
 func (d *decoder) checkNetworking(s *Service, info *svcInfo, path string) {
-	if s.NetworkMode != "" && info.vals["networks"] != nil {
-		d.errf(info.keys["networks"], path+".networks", "network_mode %q and networks are exclusive: set one", s.NetworkMode)
+	if s.NetworkMode != "" && info.val("networks") != nil {
+		d.errf(info.keyOf("networks"), path+".networks", "network_mode %q and networks are exclusive: set one", s.NetworkMode)
 	}
 	if s.NetworkMode == "host" && len(s.Ports) > 0 {
-		d.errf(info.keys["ports"], path+".ports", "ports cannot be published with network_mode: host (the service uses the host's ports directly)")
+		d.errf(info.keyOf("ports"), path+".ports", "ports cannot be published with network_mode: host (the service uses the host's ports directly)")
 	}
 	if s.PublishAll && s.NetworkMode == "host" {
-		d.errf(info.keys["x-stack-publish-all"], path+".x-stack-publish-all", "cannot be used with network_mode: host")
+		d.errf(info.keyOf("x-stack-publish-all"), path+".x-stack-publish-all", "cannot be used with network_mode: host")
 	}
 	if s.NetworkMode == "none" && len(s.Ports) > 0 {
-		d.errf(info.keys["ports"], path+".ports", "ports cannot be published with network_mode: none")
+		d.errf(info.keyOf("ports"), path+".ports", "ports cannot be published with network_mode: none")
 	}
 	if shared, ok := strings.CutPrefix(s.NetworkMode, "service:"); ok {
 		if len(s.Ports) > 0 {
-			d.errf(info.keys["ports"], path+".ports", "ports cannot be published with network_mode: %s: publish them on service %s, whose network namespace this one shares", s.NetworkMode, shared)
+			d.errf(info.keyOf("ports"), path+".ports", "ports cannot be published with network_mode: %s: publish them on service %s, whose network namespace this one shares", s.NetworkMode, shared)
 		}
 		if s.PublishAll {
-			d.errf(info.keys["x-stack-publish-all"], path+".x-stack-publish-all", "cannot be used with network_mode: %s", s.NetworkMode)
+			d.errf(info.keyOf("x-stack-publish-all"), path+".x-stack-publish-all", "cannot be used with network_mode: %s", s.NetworkMode)
 		}
 	}
 	if strings.HasPrefix(s.NetworkMode, "container:") && len(s.Ports) > 0 {
-		d.errf(info.keys["ports"], path+".ports", "ports cannot be published with network_mode: %s", s.NetworkMode)
+		d.errf(info.keyOf("ports"), path+".ports", "ports cannot be published with network_mode: %s", s.NetworkMode)
 	}
 	if s.NetworkMode == "bridge" {
 		// "bridge" is docker's default network; in stack it means the
 		// project's default network.
 		s.NetworkMode = ""
-		if info.vals["networks"] == nil {
+		if info.val("networks") == nil {
 			s.Networks = map[string]*ServiceNetwork{"default": {}}
 		}
 	}
@@ -165,20 +165,20 @@ func (d *decoder) serviceRef(at *node, path, from, target, what string) bool {
 func (d *decoder) checkReferences(s *Service, info *svcInfo, path string) {
 	st := d.st
 	if t, ok := strings.CutPrefix(s.NetworkMode, "service:"); ok {
-		d.serviceRef(info.vals["network_mode"], path+".network_mode", s.Name, t, "network_mode")
+		d.serviceRef(info.val("network_mode"), path+".network_mode", s.Name, t, "network_mode")
 	}
 	if t, ok := strings.CutPrefix(s.Ipc, "service:"); ok {
-		d.serviceRef(info.vals["ipc"], path+".ipc", s.Name, t, "ipc")
+		d.serviceRef(info.val("ipc"), path+".ipc", s.Name, t, "ipc")
 	}
 	if t, ok := strings.CutPrefix(s.Pid, "service:"); ok {
-		d.serviceRef(info.vals["pid"], path+".pid", s.Name, t, "pid")
+		d.serviceRef(info.val("pid"), path+".pid", s.Name, t, "pid")
 	}
 	for i, vf := range s.VolumesFrom {
 		if strings.HasPrefix(vf, "container:") {
 			continue
 		}
 		t, _, _ := strings.Cut(vf, ":")
-		d.serviceRef(itemOrSelf(info.vals["volumes_from"], i), fmt.Sprintf("%s.volumes_from[%d]", path, i), s.Name, t, "volumes_from")
+		d.serviceRef(itemOrSelf(info.val("volumes_from"), i), fmt.Sprintf("%s.volumes_from[%d]", path, i), s.Name, t, "volumes_from")
 	}
 	for _, dep := range sortedKeys(s.DependsOn) {
 		at := info.deps[dep]
@@ -223,7 +223,7 @@ func (d *decoder) checkReferences(s *Service, info *svcInfo, path string) {
 		if kind == "secrets" {
 			refs, objs = s.Secrets, st.Secrets
 		}
-		list := info.vals[kind]
+		list := info.val(kind)
 		for i, r := range refs {
 			if _, ok := objs[r.Source]; !ok {
 				d.errf(itemOrSelf(list, i), fmt.Sprintf("%s.%s[%d]", path, kind, i), "undefined %s %q: declare it under the top-level %s:", strings.TrimSuffix(kind, "s"), r.Source, kind)
@@ -231,13 +231,13 @@ func (d *decoder) checkReferences(s *Service, info *svcInfo, path string) {
 		}
 	}
 	if _, ok := st.Images[s.Image]; ok && s.Build != nil {
-		d.errf(info.vals["image"], path+".image", "%q is an x-stack-images entry: a service with build: cannot use it", s.Image)
+		d.errf(info.val("image"), path+".image", "%q is an x-stack-images entry: a service with build: cannot use it", s.Image)
 	}
 }
 
 // mountIndex is the position of Service.Volumes[i] in the file's list.
 func mountIndex(info *svcInfo, i int) int {
-	list := info.vals["volumes"]
+	list := info.val("volumes")
 	if list == nil {
 		return i
 	}
@@ -312,7 +312,7 @@ func (d *decoder) checkAddresses(s *Service, info *svcInfo, path string) {
 			if a.addr == "" {
 				continue
 			}
-			at := info.vals["networks"].get(nn).get(a.key)
+			at := info.val("networks").get(nn).get(a.key)
 			if at == nil {
 				at = info.nets[nn]
 			}
