@@ -45,6 +45,12 @@ type Step struct {
 	// builder format (see docs/build.md). Created is left zero for the
 	// caller. For COPY and ADD, CreatedBy is completed by SetContentDigest.
 	History v1.History
+
+	// Config is the image's runtime config after this step, and Author
+	// the image's author (MAINTAINER): what the image committed for the
+	// step carries.
+	Config v1.Config
+	Author string
 }
 
 // String is the step as progress shows it: the instruction as written,
@@ -129,6 +135,38 @@ type Result struct {
 	Config *v1.ConfigFile
 }
 
+// AddLabels appends a step that sets labels (`stack build --label`), as
+// a LABEL at the end of the stage would, keys in sorted order.
+func (r *Result) AddLabels(labels map[string]string) {
+	if len(labels) == 0 {
+		return
+	}
+	keys := make([]string, 0, len(labels))
+	for k := range labels {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	conf := &r.Config.Config
+	if conf.Labels == nil {
+		conf.Labels = map[string]string{}
+	}
+	var parts []string
+	for _, k := range keys {
+		conf.Labels[k] = labels[k]
+		parts = append(parts, k+"="+strconv.Quote(labels[k]))
+	}
+	shell := DefaultShell
+	if len(conf.Shell) > 0 {
+		shell = conf.Shell
+	}
+	text := "LABEL " + strings.Join(parts, " ")
+	r.Steps = append(r.Steps, &Step{
+		Pos: r.Stage.Pos, Cmd: "LABEL", Source: text, CacheText: text,
+		History: v1.History{CreatedBy: strings.Join(shell, " ") + " #(nop)  " + text, EmptyLayer: true},
+		Config:  cloneConfig(*conf), Author: r.Config.Author,
+	})
+}
+
 // Image returns the final config with the history of every step appended.
 func (r *Result) Image() *v1.ConfigFile {
 	cfg := cloneConfigFile(r.Config)
@@ -170,6 +208,7 @@ func (p *Plan) Convert(st *Stage, base *v1.ConfigFile) (*Result, error) {
 			return nil, err
 		}
 		s.Trigger = true
+		s.Config, s.Author = cloneConfig(c.cfg.Config), c.cfg.Author
 		res.Steps = append(res.Steps, s)
 	}
 	for _, in := range st.Instructions[1:] {
@@ -177,6 +216,7 @@ func (p *Plan) Convert(st *Stage, base *v1.ConfigFile) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
+		s.Config, s.Author = cloneConfig(c.cfg.Config), c.cfg.Author
 		res.Steps = append(res.Steps, s)
 	}
 	res.Config = c.cfg

@@ -1,0 +1,398 @@
+package build_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/stack-dev/stack/build"
+	"github.com/stack-dev/stack/executor"
+	"github.com/stack-dev/stack/executor/container"
+	"github.com/stack-dev/stack/internal/testenv"
+	"github.com/stack-dev/stack/layers"
+)
+
+// TestMain dispatches the runtime's init: this test binary is also the
+// build containers' init (STYLE.md §7).
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == "__stack_init" {
+		os.Exit(container.Init())
+	}
+	os.Exit(m.Run())
+}
+
+// busyboxStore returns a fresh state root with busybox:latest imported
+// from the host's static busybox (as scripts/busybox-image.sh makes it).
+func busyboxStore(t testing.TB) (string, *layers.Store) {
+	t.Helper()
+	bb, err := exec.LookPath("busybox")
+	if err != nil {
+		t.Fatal("busybox not installed: apt-get install busybox-static")
+	}
+	tmp := t.TempDir()
+	rootfs := filepath.Join(tmp, "rootfs")
+	for _, d := range []string{"bin", "etc", "tmp", "root", "home", "proc", "sys", "dev"} {
+		if err := os.MkdirAll(filepath.Join(rootfs, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.Chmod(filepath.Join(rootfs, "tmp"), 0o1777)
+	b, err := os.ReadFile(bb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(rootfs, "bin/busybox"), b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("chroot", rootfs, "/bin/busybox", "--install", "-s", "/bin").CombinedOutput(); err != nil {
+		t.Fatalf("busybox --install: %v: %s", err, out)
+	}
+	os.WriteFile(filepath.Join(rootfs, "etc/passwd"), []byte("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\napp:x:1000:1000::/home/app:/bin/sh\n"), 0o644)
+	os.WriteFile(filepath.Join(rootfs, "etc/group"), []byte("root:x:0:\nnogroup:x:65534:\napp:x:1000:\n"), 0o644)
+	os.WriteFile(filepath.Join(rootfs, "etc/hosts"), []byte("127.0.0.1\tlocalhost\n"), 0o644)
+	tarball, err := exec.Command("tar", "-C", rootfs, "--numeric-owner", "-c", ".").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Join(tmp, "state")
+	store, err := layers.Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Import(bytes.NewReader(tarball), "busybox:latest", layers.ImportOptions{Changes: []string{`CMD ["sh"]`}}); err != nil {
+		t.Fatal(err)
+	}
+	return root, store
+}
+
+// countingRunner counts the containers a build starts.
+type countingRunner struct {
+	r build.Runner
+	n atomic.Int32
+}
+
+func (c *countingRunner) Run(ctx context.Context, spec build.RunSpec) (int, error) {
+	c.n.Add(1)
+	return c.r.Run(ctx, spec)
+}
+
+func writeFiles(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for name, data := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// runImage runs the image's command in a --rm container and returns its
+// output.
+func runImage(t *testing.T, root, image string, args ...string) string {
+	t.Helper()
+	c, err := executor.CreateContainer(root, &executor.RunOptions{Image: image, Command: args, Remove: true, Network: "none"}, nil)
+	if err != nil {
+		t.Fatalf("creating a container of %s: %v", image, err)
+	}
+	var out bytes.Buffer
+	r, err := executor.StartContainer(root, c, executor.AttachOptions{Stdout: &out, Stderr: &out, Foreground: true})
+	if err != nil {
+		t.Fatalf("starting a container of %s: %v", image, err)
+	}
+	es, err := r.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if es.Code != 0 {
+		t.Fatalf("%s exited with %d: %s", image, es.Code, out.String())
+	}
+	return out.String()
+}
+
+type events struct {
+	list []build.Event
+}
+
+func (e *events) add(ev build.Event) { e.list = append(e.list, ev) }
+
+// done lists "N CACHED" or "N RUN" per finished step, FROM lines left out.
+func (e *events) done() []string {
+	var out []string
+	for _, ev := range e.list {
+		if ev.Kind != build.StepDone || strings.HasPrefix(ev.Text, "FROM") {
+			continue
+		}
+		s := "ran"
+		if ev.Cached {
+			s = "cached"
+		}
+		out = append(out, s+" "+ev.Text)
+	}
+	return out
+}
+
+const multiStage = `ARG GREETING=hello
+FROM busybox AS builder
+ARG GREETING
+ENV TARGET=world
+WORKDIR /src
+COPY greet.sh .
+RUN printf '#!/bin/sh\necho %s %s from $(pwd) as $(id -u)\n' "$GREETING" "$TARGET" > /src/hello && chmod 755 /src/hello
+COPY data/ /src/data/
+
+FROM busybox
+COPY --from=builder /src/hello /usr/local/bin/hello
+COPY --from=builder --chown=app:app /src/data /data
+WORKDIR /work
+USER app
+ENTRYPOINT ["/usr/local/bin/hello"]
+CMD ["ignored"]
+`
+
+func TestBuildMultiStage(t *testing.T) {
+	testenv.RequirePrivileged(t)
+	root, store := busyboxStore(t)
+	ctxDir := t.TempDir()
+	writeFiles(t, ctxDir, map[string]string{
+		"Dockerfile":    multiStage,
+		"greet.sh":      "echo greet\n",
+		"data/a.txt":    "a\n",
+		"data/sub/b":    "b\n",
+		"data/skip.log": "skipped\n",
+		".dockerignore": "data/*.log\n",
+	})
+	runner := &countingRunner{r: executor.NewBuildRunner(root, nil)}
+	b := build.NewBuilder(store, runner, nil)
+	ctx := context.Background()
+	var ev events
+	opts := build.Options{ContextDir: ctxDir, Tags: []string{"hello:1"}, Network: "none",
+		Args: map[string]string{"GREETING": "hi"}, Progress: ev.add}
+	res, err := b.Build(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if runner.n.Load() != 1 {
+		t.Errorf("first build ran %d containers, want 1", runner.n.Load())
+	}
+	img, err := store.Image("hello:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img.ID != res.ImageID {
+		t.Errorf("tag points to %s, build returned %s", img.ID, res.ImageID)
+	}
+	cfg := img.Config.Config
+	if diff := cmp.Diff([]string{"/usr/local/bin/hello"}, cfg.Entrypoint); diff != "" {
+		t.Errorf("Entrypoint (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"ignored"}, cfg.Cmd); diff != "" {
+		t.Errorf("Cmd (-want +got):\n%s", diff)
+	}
+	if cfg.User != "app" || cfg.WorkingDir != "/work" {
+		t.Errorf("User %q WorkingDir %q, want app /work", cfg.User, cfg.WorkingDir)
+	}
+	// The image runs: entrypoint + cmd, as user app in /work.
+	out := runImage(t, root, "hello:1")
+	if want := "hi world from /work as 1000\n"; out != want {
+		t.Errorf("the image printed %q, want %q", out, want)
+	}
+	// The copied directory: owned by app, .dockerignore'd file absent.
+	ls := runLs(t, root, "hello:1", "/data")
+	for _, want := range []string{"1000 1000 a.txt", "1000 1000 sub"} {
+		if !strings.Contains(ls, want) {
+			t.Errorf("/data listing lacks %q:\n%s", want, ls)
+		}
+	}
+	if strings.Contains(ls, "skip.log") {
+		t.Errorf(".dockerignore'd data/skip.log was copied:\n%s", ls)
+	}
+
+	// Second build: all cached, no container.
+	runner.n.Store(0)
+	ev = events{}
+	res2, err := b.Build(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := runner.n.Load(); n != 0 {
+		t.Errorf("cached build ran %d containers", n)
+	}
+	if res2.ImageID != res.ImageID || res2.Cached != res2.Steps {
+		t.Errorf("cached build: image %s (want %s), %d of %d steps cached", res2.ImageID, res.ImageID, res2.Cached, res2.Steps)
+	}
+
+	// Touching a file without changing it keeps the cache.
+	now := time.Now().Add(time.Hour)
+	os.Chtimes(filepath.Join(ctxDir, "greet.sh"), now, now)
+	res3, err := b.Build(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res3.ImageID != res.ImageID || runner.n.Load() != 0 {
+		t.Errorf("a touched, unchanged file rebuilt something")
+	}
+
+	// Changing greet.sh rebuilds from its COPY on: the RUN after it runs.
+	writeFiles(t, ctxDir, map[string]string{"greet.sh": "echo changed\n"})
+	ev = events{}
+	if _, err := b.Build(ctx, opts); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"cached ARG GREETING",
+		"cached ENV TARGET=world",
+		"cached WORKDIR /src",
+		"ran COPY greet.sh .",
+		`ran RUN printf '#!/bin/sh\necho %s %s from $(pwd) as $(id -u)\n' "$GREETING" "$TARGET" > /src/hello && chmod 755 /src/hello`,
+		"ran COPY data/ /src/data/",
+		// the second stage's sources did not change: its steps hit
+		"cached COPY --from=builder /src/hello /usr/local/bin/hello",
+		"cached COPY --from=builder --chown=app:app /src/data /data",
+		"cached WORKDIR /work",
+		"cached USER app",
+		`cached ENTRYPOINT ["/usr/local/bin/hello"]`,
+		`cached CMD ["ignored"]`,
+	}
+	if diff := cmp.Diff(want, ev.done()); diff != "" {
+		t.Errorf("steps after changing greet.sh (-want +got):\n%s", diff)
+	}
+	if runner.n.Load() != 1 {
+		t.Errorf("rebuild ran %d containers, want 1", runner.n.Load())
+	}
+	// A changed ignored file changes nothing.
+	writeFiles(t, ctxDir, map[string]string{"data/skip.log": "other\n"})
+	ev = events{}
+	if _, err := b.Build(ctx, opts); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range ev.done() {
+		if strings.HasPrefix(d, "ran") {
+			t.Errorf("a change of an ignored file rebuilt %s", d)
+		}
+	}
+}
+
+func runLs(t *testing.T, root, image, dir string) string {
+	t.Helper()
+	c, err := executor.CreateContainer(root, &executor.RunOptions{Image: image, Command: []string{"ls", "-ln", dir}, Entrypoint: new(string), Remove: true, Network: "none"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	r, err := executor.StartContainer(root, c, executor.AttachOptions{Stdout: &out, Stderr: &out, Foreground: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	// "-rw-r--r--    1 1000     1000   2 Jan 1 a.txt" → "1000 1000 a.txt"
+	var lines []string
+	for _, l := range strings.Split(out.String(), "\n") {
+		f := strings.Fields(l)
+		if len(f) >= 9 {
+			lines = append(lines, f[2]+" "+f[3]+" "+f[len(f)-1])
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
+func TestBuildFailingRun(t *testing.T) {
+	testenv.RequirePrivileged(t)
+	root, store := busyboxStore(t)
+	ctxDir := t.TempDir()
+	writeFiles(t, ctxDir, map[string]string{"Dockerfile": "FROM busybox\nRUN echo one\nRUN echo about to fail; echo oops >&2; exit 3\nRUN echo never\n"})
+	b := build.NewBuilder(store, executor.NewBuildRunner(root, nil), nil)
+	_, err := b.Build(context.Background(), build.Options{ContextDir: ctxDir, Network: "none"})
+	var re *build.RunError
+	if !errors.As(err, &re) {
+		t.Fatalf("error %v is no *build.RunError", err)
+	}
+	if re.Pos.Line != 3 || re.ExitCode != 3 || re.N != 3 || re.Total != 4 {
+		t.Errorf("line %d exit code %d step %d/%d, want line 3 exit code 3 step 3/4", re.Pos.Line, re.ExitCode, re.N, re.Total)
+	}
+	msg := err.Error()
+	for _, want := range []string{"Dockerfile:3:", "[3/4] RUN echo about to fail", "exit code 3", "about to fail", "oops"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error %q lacks %q", msg, want)
+		}
+	}
+}
+
+func TestBuildWhiteoutAndAdd(t *testing.T) {
+	testenv.RequirePrivileged(t)
+	root, store := busyboxStore(t)
+	ctxDir := t.TempDir()
+	// A tar to ADD, and a 127.0.0.1 server for ADD of a URL.
+	arch := t.TempDir()
+	writeFiles(t, arch, map[string]string{"pkg/one": "1\n", "pkg/two": "2\n"})
+	if out, err := exec.Command("tar", "-C", arch, "-czf", filepath.Join(ctxDir, "pkg.tar.gz"), "pkg").CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v: %s", err, out)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("downloaded\n"))
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	writeFiles(t, ctxDir, map[string]string{"Dockerfile": `FROM busybox
+RUN mkdir -p /keep && echo x > /keep/gone && echo y > /keep/stays
+RUN rm -r /keep/gone /home
+ADD pkg.tar.gz /opt/
+ADD http://` + ln.Addr().String() + `/files/remote.txt /opt/
+COPY --chmod=0750 <<EOF /opt/script
+echo inline
+EOF
+RUN true
+`})
+	b := build.NewBuilder(store, executor.NewBuildRunner(root, nil), nil)
+	res, err := b.Build(context.Background(), build.Options{ContextDir: ctxDir, Network: "none", Tags: []string{"wh"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := runShell(t, root, "wh", "ls /keep; test -e /keep/gone && echo GONE-PRESENT; test -e /home && echo HOME-PRESENT; cat /opt/pkg/one /opt/pkg/two /opt/remote.txt; stat -c '%a %n' /opt/remote.txt /opt/script; sh /opt/script")
+	want := "stays\n1\n2\ndownloaded\n600 /opt/remote.txt\n750 /opt/script\ninline\n"
+	if out != want {
+		t.Errorf("image content:\n%s\nwant:\n%s", out, want)
+	}
+	// "RUN true" changed no file: an empty layer in the history.
+	img := res.Image
+	last := img.Config.History[len(img.Config.History)-1]
+	if !last.EmptyLayer || last.CreatedBy != "/bin/sh -c true" {
+		t.Errorf("history of RUN true: %+v, want an empty layer", last)
+	}
+}
+
+func runShell(t *testing.T, root, image, script string) string {
+	t.Helper()
+	c, err := executor.CreateContainer(root, &executor.RunOptions{Image: image, Command: []string{"sh", "-c", script}, Entrypoint: new(string), Remove: true, Network: "none"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	r, err := executor.StartContainer(root, c, executor.AttachOptions{Stdout: &out, Stderr: &out, Foreground: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	return out.String()
+}

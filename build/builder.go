@@ -1,0 +1,547 @@
+package build
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/stack-dev/stack/layers"
+)
+
+// Options are the inputs of one build: `stack build` flags, or a compose
+// service's `build:` section.
+type Options struct {
+	// ContextDir is the build context directory.
+	ContextDir string
+	// Dockerfile is the Dockerfile's path; a relative path is relative to
+	// ContextDir; "" means ContextDir/Dockerfile. DockerfileInline, when
+	// set, is the Dockerfile's content instead (compose dockerfile_inline).
+	Dockerfile       string
+	DockerfileInline string
+	Args             map[string]string // --build-arg
+	Target           string            // --target
+	Labels           map[string]string // --label: set on the final image
+	Tags             []string          // -t, repeatable; none: a dangling image
+	Network          string            // RUN's network: "default" (or ""), "none" or "host"
+	NoCache          bool              // --no-cache: run every step
+	Pull             bool              // --pull: pull base images before building
+	// Progress receives the build's events (nil: none).
+	Progress func(Event)
+}
+
+// EventKind is what an Event reports.
+type EventKind int
+
+// The kinds of build events.
+const (
+	StepStarted  EventKind = iota // a step begins (FROM lines too)
+	StepOutput                    // output of a RUN command
+	StepDone                      // a step ended: Cached, Elapsed
+	BuildWarning                  // Text is a warning (unused build args)
+)
+
+// Event is one piece of build progress.
+type Event struct {
+	Kind    EventKind
+	N       int    // 1-based step number in the whole build
+	Total   int    // number of steps of the build (FROM lines included)
+	Stage   string // the stage's name or index
+	Text    string // the step as written ("RUN apk add curl"), or a warning
+	Cached  bool   // StepDone: the step's result came from the cache
+	Elapsed time.Duration
+	Output  []byte // StepOutput
+}
+
+// Result of a build.
+type BuildResult struct {
+	ImageID string // the final image's ID ("sha256:...")
+	Image   *layers.Image
+	Steps   int // steps that ran or came from the cache (FROM excluded)
+	Cached  int // steps taken from the cache
+}
+
+// Builder runs Dockerfile builds: each RUN in a container through its
+// Runner, each layer through the image store, each step's result in the
+// build cache under <root>/build-cache.
+type Builder struct {
+	store  *layers.Store
+	runner Runner
+	cache  *Cache
+	log    *slog.Logger
+}
+
+// NewBuilder returns a Builder over the image store; runner runs RUN
+// steps (it may be nil for Dockerfiles without RUN). log may be nil.
+func NewBuilder(store *layers.Store, runner Runner, log *slog.Logger) *Builder {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Builder{store: store, runner: runner, cache: OpenCache(store.Root()), log: log}
+}
+
+// BuildImage builds an image from opts and returns its ID: what the
+// executor calls for a compose `build:` section.
+func BuildImage(ctx context.Context, store *layers.Store, runner Runner, opts Options) (string, error) {
+	res, err := NewBuilder(store, runner, nil).Build(ctx, opts)
+	if err != nil {
+		return "", err
+	}
+	return res.ImageID, nil
+}
+
+// readDockerfile returns the Dockerfile's name (for errors), its content
+// and its path ("" when inline).
+func readDockerfile(opts *Options) (name string, data []byte, path string, err error) {
+	if opts.DockerfileInline != "" {
+		return "Dockerfile", []byte(opts.DockerfileInline), "", nil
+	}
+	path = opts.Dockerfile
+	if path == "" {
+		path = "Dockerfile"
+	}
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(opts.ContextDir, path)
+	}
+	data, err = os.ReadFile(path)
+	if err != nil {
+		return "", nil, "", fmt.Errorf("reading Dockerfile: %w", err)
+	}
+	name = opts.Dockerfile
+	if name == "" {
+		name = "Dockerfile"
+	}
+	return name, data, path, nil
+}
+
+// stageState is a stage being built: its current image.
+type stageState struct {
+	img *layers.Image // nil: scratch with no layer yet
+}
+
+func (s *stageState) id() string {
+	if s.img == nil {
+		return ""
+	}
+	return s.img.ID
+}
+
+// lowers are the stage's layer directories, topmost first.
+func (b *Builder) lowers(img *layers.Image) []string {
+	if img == nil {
+		return nil
+	}
+	out := make([]string, 0, len(img.ChainIDs))
+	for i := len(img.ChainIDs) - 1; i >= 0; i-- {
+		out = append(out, b.store.LayerDir(img.ChainIDs[i]))
+	}
+	return out
+}
+
+// Build runs the build opts describe and tags its image.
+func (b *Builder) Build(ctx context.Context, opts Options) (*BuildResult, error) {
+	if opts.ContextDir == "" {
+		opts.ContextDir = "."
+	}
+	switch opts.Network {
+	case "", NetworkDefault, NetworkNone, NetworkHost:
+	default:
+		return nil, fmt.Errorf("network %q: want default, none or host", opts.Network)
+	}
+	for _, t := range opts.Tags {
+		if _, err := layers.ParseReference(t); err != nil {
+			return nil, fmt.Errorf("tag %s: %w", t, err)
+		}
+	}
+	name, data, dfPath, err := readDockerfile(&opts)
+	if err != nil {
+		return nil, err
+	}
+	plan, err := Parse(name, data, ParseOptions{BuildArgs: opts.Args, Target: opts.Target})
+	if err != nil {
+		return nil, err
+	}
+	emit := opts.Progress
+	if emit == nil {
+		emit = func(Event) {}
+	}
+	for _, a := range plan.UnusedBuildArgs {
+		emit(Event{Kind: BuildWarning, Text: fmt.Sprintf("build arg %s was given but no ARG declares it", a)})
+	}
+	bctx, err := OpenContext(opts.ContextDir, dfPath)
+	if err != nil {
+		return nil, err
+	}
+
+	// Resolve the base images and convert every stage first (Convert is
+	// pure): the step count is then known for the progress lines.
+	bases := map[*Stage]*layers.Image{}
+	results := map[*Stage]*Result{}
+	total := 0
+	for _, st := range plan.Build {
+		var baseCfg *v1.ConfigFile
+		switch {
+		case st.BaseStage != nil:
+			baseCfg = results[st.BaseStage].Image()
+		case st.Scratch():
+		default:
+			img, err := b.baseImage(ctx, st, opts.Pull)
+			if err != nil {
+				return nil, err
+			}
+			bases[st] = img
+			baseCfg = &img.Config
+		}
+		r, err := plan.Convert(st, baseCfg)
+		if err != nil {
+			return nil, err
+		}
+		if st == plan.Target {
+			r.AddLabels(opts.Labels)
+		}
+		results[st] = r
+		total += 1 + len(r.Steps)
+	}
+
+	ex := &execution{b: b, opts: &opts, plan: plan, ctx: bctx, emit: emit, total: total,
+		done: map[*Stage]*layers.Image{}}
+	for _, st := range plan.Build {
+		img, err := ex.stage(ctx, st, bases[st], results[st])
+		if err != nil {
+			return nil, err
+		}
+		ex.done[st] = img
+	}
+	final := ex.done[plan.Target]
+	if final == nil {
+		// FROM scratch and nothing else: an empty image.
+		img, err := b.store.Commit(layers.CommitOptions{Config: &results[plan.Target].Config.Config, CreatedBy: "FROM scratch"})
+		if err != nil {
+			return nil, fmt.Errorf("building: %w", err)
+		}
+		final = img
+	}
+	for _, t := range opts.Tags {
+		if err := b.store.Tag(final.ID, t); err != nil {
+			return nil, fmt.Errorf("tagging %s: %w", t, err)
+		}
+	}
+	if len(opts.Tags) > 0 {
+		if img, err := b.store.Image(final.ID); err == nil {
+			final = img
+		}
+	}
+	b.cache.markResult(final.ID)
+	return &BuildResult{ImageID: final.ID, Image: final, Steps: ex.steps, Cached: ex.cached}, nil
+}
+
+// baseImage finds a stage's base image in the store, pulling it first
+// with pull (or when a pull is the only way: never, without pull).
+func (b *Builder) baseImage(ctx context.Context, st *Stage, pull bool) (*layers.Image, error) {
+	if pull {
+		img, err := b.store.Pull(ctx, st.Base, layers.RegistryOptions{})
+		if err != nil {
+			return nil, errorfAt(st.Pos, "FROM %s: pulling: %v", st.Base, err)
+		}
+		return img, nil
+	}
+	img, err := b.store.Image(st.Base)
+	if errors.Is(err, layers.ErrNotFound) {
+		return nil, errorfAt(st.Pos, "FROM %s: the image is not in the image store; pull it first (stack pull %s) or build with --pull", st.Base, st.Base)
+	}
+	if err != nil {
+		return nil, errorfAt(st.Pos, "FROM %s: %v", st.Base, err)
+	}
+	return img, nil
+}
+
+// execution is one running build.
+type execution struct {
+	b     *Builder
+	opts  *Options
+	plan  *Plan
+	ctx   *Context
+	emit  func(Event)
+	total int
+	n     int // steps started so far
+	done  map[*Stage]*layers.Image
+
+	steps, cached int
+}
+
+// stage builds one stage and returns its image (nil for an empty scratch
+// stage).
+func (ex *execution) stage(ctx context.Context, st *Stage, base *layers.Image, res *Result) (*layers.Image, error) {
+	b := ex.b
+	state := &stageState{img: base}
+	if st.BaseStage != nil {
+		state.img = ex.done[st.BaseStage]
+	}
+	ex.n++
+	from := st.Instructions[0].Source
+	ex.emit(Event{Kind: StepStarted, N: ex.n, Total: ex.total, Stage: st.DisplayName(), Text: from})
+	ex.emit(Event{Kind: StepDone, N: ex.n, Total: ex.total, Stage: st.DisplayName(), Text: from, Cached: true})
+
+	for _, step := range res.Steps {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		ex.n++
+		t0 := time.Now()
+		ev := Event{N: ex.n, Total: ex.total, Stage: st.DisplayName(), Text: step.String()}
+		ev.Kind = StepStarted
+		ex.emit(ev)
+
+		parent := state.id()
+		digest, prepared, err := ex.contentDigest(ctx, step)
+		if err != nil {
+			return nil, errorAt(step.Pos, err)
+		}
+		key := CacheKey(parent, step.CacheText, digest)
+		if !ex.opts.NoCache {
+			if id, ok := b.cache.Get(key); ok {
+				if img, err := b.store.Image(id); err == nil {
+					state.img = img
+					ex.steps++
+					ex.cached++
+					prepared.cleanup()
+					ev.Kind, ev.Cached, ev.Elapsed = StepDone, true, time.Since(t0)
+					ex.emit(ev)
+					continue
+				}
+				b.cache.Delete(key)
+			}
+		}
+		img, err := ex.run(ctx, st, state, step, digest, prepared, &ev)
+		prepared.cleanup()
+		if err != nil {
+			return nil, err
+		}
+		if err := b.cache.Put(key, img.ID); err != nil {
+			b.log.Warn("writing build cache entry", "err", err)
+		}
+		state.img = img
+		ex.steps++
+		ev.Kind, ev.Cached, ev.Elapsed = StepDone, false, time.Since(t0)
+		ex.emit(ev)
+	}
+	return state.img, nil
+}
+
+// run executes one step that missed the cache and commits its image.
+func (ex *execution) run(ctx context.Context, st *Stage, state *stageState, step *Step, digest string, prep *prepared, ev *Event) (*layers.Image, error) {
+	b := ex.b
+	commit := layers.CommitOptions{
+		Base:      state.id(),
+		Config:    &step.Config,
+		CreatedBy: step.History.CreatedBy,
+		Comment:   step.History.Comment,
+	}
+	if step.Cmd == "MAINTAINER" {
+		commit.Author = step.Author
+	}
+	switch {
+	case step.Run != nil:
+		if b.runner == nil {
+			return nil, errorfAt(step.Pos, "RUN: no container runner")
+		}
+		work, err := b.cache.tempDir("run-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(work)
+		upper, wdir := filepath.Join(work, "upper"), filepath.Join(work, "work")
+		for _, d := range []string{upper, wdir} {
+			if err := os.Mkdir(d, 0o755); err != nil {
+				return nil, fmt.Errorf("preparing RUN: %w", err)
+			}
+		}
+		tail := &tailWriter{max: 20}
+		out := io.Writer(tail)
+		if ex.opts.Progress != nil {
+			out = io.MultiWriter(tail, &eventWriter{emit: ex.emit, ev: *ev})
+		}
+		out = &lockedWriter{w: out}
+		spec := RunSpec{
+			Lower: b.lowers(state.img), Upper: upper, Work: wdir,
+			Args: step.Run.Args, Env: step.Run.Env, Dir: step.Run.Dir, User: step.Run.User,
+			Network: ex.opts.Network, Stdout: out, Stderr: out,
+		}
+		if spec.Network == "" {
+			spec.Network = NetworkDefault
+		}
+		if step.Run.Stdin != "" {
+			spec.Stdin = strings.NewReader(step.Run.Stdin)
+		}
+		code, err := b.runner.Run(ctx, spec)
+		if err != nil {
+			return nil, errorfAt(step.Pos, "%s: running the command: %v", step.String(), err)
+		}
+		if code != 0 {
+			return nil, &RunError{Pos: step.Pos, N: ev.N, Total: ev.Total, Stage: st.DisplayName(), Step: step.String(),
+				Args: step.Run.Args, ExitCode: code, Output: tail.lines()}
+		}
+		empty, err := dirEmpty(upper)
+		if err != nil {
+			return nil, err
+		}
+		if !empty {
+			commit.UpperDir = upper
+		}
+		img, err := b.store.Commit(commit)
+		if err != nil {
+			return nil, errorfAt(step.Pos, "%s: committing the layer: %v", step.String(), err)
+		}
+		return img, nil
+
+	case step.Copy != nil:
+		step.SetContentDigest(digest)
+		commit.CreatedBy = step.History.CreatedBy
+		pr, pw := io.Pipe()
+		errc := make(chan error, 1)
+		go func() {
+			err := ex.writeCopy(ctx, pw, state, step, prep)
+			pw.CloseWithError(err)
+			errc <- err
+		}()
+		commit.Layer = pr
+		img, err := b.store.Commit(commit)
+		pr.CloseWithError(errors.New("commit ended"))
+		if cerr := <-errc; cerr != nil {
+			return nil, errorAt(step.Pos, fmt.Errorf("%s: %w", step.String(), cerr))
+		}
+		if err != nil {
+			return nil, errorfAt(step.Pos, "%s: committing the layer: %v", step.String(), err)
+		}
+		return img, nil
+
+	case step.Mkdir != "":
+		layer, err := mkdirLayer(b.lowers(state.img), step.Mkdir)
+		if err != nil {
+			return nil, errorAt(step.Pos, err)
+		}
+		if layer != nil {
+			commit.Layer = bytes.NewReader(layer)
+		}
+		img, err := b.store.Commit(commit)
+		if err != nil {
+			return nil, errorfAt(step.Pos, "%s: %v", step.String(), err)
+		}
+		return img, nil
+	}
+	img, err := b.store.Commit(commit)
+	if err != nil {
+		return nil, errorfAt(step.Pos, "%s: %v", step.String(), err)
+	}
+	return img, nil
+}
+
+// RunError is a RUN step whose command failed.
+type RunError struct {
+	Pos      Pos
+	N, Total int
+	Stage    string
+	Step     string   // the instruction as written
+	Args     []string // what ran
+	ExitCode int
+	Output   []string // the last lines of its output
+}
+
+func (e *RunError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: [%d/%d] %s: the command %q returned exit code %d", e.Pos, e.N, e.Total, e.Step, strings.Join(e.Args, " "), e.ExitCode)
+	if len(e.Output) > 0 {
+		b.WriteString("; its last output:")
+		for _, l := range e.Output {
+			b.WriteString("\n    ")
+			b.WriteString(l)
+		}
+	}
+	return b.String()
+}
+
+func dirEmpty(dir string) (bool, error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	names, err := f.Readdirnames(1)
+	if err == io.EOF {
+		return true, nil
+	}
+	return len(names) == 0, err
+}
+
+// tailWriter keeps the last max lines written to it.
+type tailWriter struct {
+	max  int
+	buf  []string
+	part []byte
+}
+
+func (t *tailWriter) Write(p []byte) (int, error) {
+	data := append(t.part, p...)
+	for {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			break
+		}
+		t.buf = append(t.buf, string(data[:i]))
+		if len(t.buf) > t.max {
+			t.buf = t.buf[len(t.buf)-t.max:]
+		}
+		data = data[i+1:]
+	}
+	t.part = append([]byte(nil), data...)
+	if len(t.part) > 4096 {
+		t.part = t.part[len(t.part)-4096:]
+	}
+	return len(p), nil
+}
+
+func (t *tailWriter) lines() []string {
+	out := append([]string(nil), t.buf...)
+	if len(t.part) > 0 {
+		out = append(out, string(t.part))
+		if len(out) > t.max {
+			out = out[len(out)-t.max:]
+		}
+	}
+	return out
+}
+
+// lockedWriter serialises the writes of a command's stdout and stderr.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// eventWriter turns a RUN's output into StepOutput events.
+type eventWriter struct {
+	emit func(Event)
+	ev   Event
+}
+
+func (w *eventWriter) Write(p []byte) (int, error) {
+	ev := w.ev
+	ev.Kind = StepOutput
+	ev.Output = append([]byte(nil), p...)
+	w.emit(ev)
+	return len(p), nil
+}

@@ -1,0 +1,184 @@
+package build
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/stack-dev/stack/layers"
+)
+
+// Cache is the build cache of a state root, <root>/build-cache:
+//
+//	entries/<key hex>   {"image": "sha256:..."}: the image a step made (see CacheKey)
+//	results/<id hex>    an image a build returned (kept by `builder prune`)
+//	tmp/                RUN upper and work directories, COPY views
+//
+// Every step of a build commits an image (as docker's classic builder
+// does); the cache maps the step's key to it, and those images keep the
+// cached layers alive. An entry is written with a rename, so it is whole
+// or absent; it is not synced: an entry lost in a crash is a cache miss.
+type Cache struct {
+	dir string
+}
+
+// OpenCache returns the build cache of the state root.
+func OpenCache(root string) *Cache { return &Cache{dir: filepath.Join(root, "build-cache")} }
+
+type cacheEntry struct {
+	Image   string    `json:"image"`
+	Created time.Time `json:"created"`
+}
+
+func keyHex(key string) string { return strings.TrimPrefix(key, "sha256:") }
+
+func (c *Cache) entryPath(key string) string {
+	return filepath.Join(c.dir, "entries", keyHex(key))
+}
+
+// Get returns the image the step with this key made.
+func (c *Cache) Get(key string) (string, bool) {
+	b, err := os.ReadFile(c.entryPath(key))
+	if err != nil {
+		return "", false
+	}
+	var e cacheEntry
+	if json.Unmarshal(b, &e) != nil || e.Image == "" {
+		return "", false
+	}
+	return e.Image, true
+}
+
+// Put records that the step with this key made image id.
+func (c *Cache) Put(key, id string) error {
+	b, _ := json.Marshal(cacheEntry{Image: id, Created: time.Now().UTC()})
+	return writeFileRename(c.entryPath(key), b)
+}
+
+// Delete forgets a key.
+func (c *Cache) Delete(key string) { os.Remove(c.entryPath(key)) }
+
+// writeFileRename writes a file through a temp file and a rename: readers
+// see it whole or not at all.
+func writeFileRename(path string, b []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("writing build cache: %w", err)
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-")
+	if err != nil {
+		return fmt.Errorf("writing build cache: %w", err)
+	}
+	_, err = f.Write(b)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("writing build cache: %w", err)
+	}
+	return nil
+}
+
+// tempDir makes a directory under <root>/build-cache/tmp (not the image
+// store's tmp/, which its GC empties at any time).
+func (c *Cache) tempDir(prefix string) (string, error) {
+	dir := filepath.Join(c.dir, "tmp")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("making build directory: %w", err)
+	}
+	d, err := os.MkdirTemp(dir, prefix)
+	if err != nil {
+		return "", fmt.Errorf("making build directory: %w", err)
+	}
+	return d, nil
+}
+
+// markResult records an image that a build returned: `builder prune`
+// leaves it to `image prune`.
+func (c *Cache) markResult(id string) {
+	_ = writeFileRename(filepath.Join(c.dir, "results", keyHex(id)), nil)
+}
+
+// PruneReport says what Prune did.
+type PruneReport struct {
+	Entries int      // cache entries removed
+	Images  []string // intermediate images removed
+}
+
+// PruneCache empties the build cache of the store's root and removes the
+// intermediate images that only the cache kept: untagged, not the result
+// of a build, used by no container. Their layers go with them unless an
+// image still uses them.
+func PruneCache(store *layers.Store) (PruneReport, error) {
+	var rep PruneReport
+	c := OpenCache(store.Root())
+	entries, err := os.ReadDir(filepath.Join(c.dir, "entries"))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return rep, fmt.Errorf("pruning build cache: %w", err)
+	}
+	ids := map[string]bool{}
+	for _, e := range entries {
+		p := filepath.Join(c.dir, "entries", e.Name())
+		if b, err := os.ReadFile(p); err == nil {
+			var ce cacheEntry
+			if json.Unmarshal(b, &ce) == nil && ce.Image != "" {
+				ids[ce.Image] = true
+			}
+		}
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return rep, fmt.Errorf("pruning build cache: %w", err)
+		}
+		rep.Entries++
+	}
+	// Results of builds whose image is gone need no marker any more.
+	results, _ := os.ReadDir(filepath.Join(c.dir, "results"))
+	kept := map[string]bool{}
+	for _, r := range results {
+		id := "sha256:" + r.Name()
+		if _, err := store.Image(id); err != nil {
+			os.Remove(filepath.Join(c.dir, "results", r.Name()))
+			continue
+		}
+		kept[id] = true
+	}
+	// Stale temp dirs of builds that died (an hour old: no build running).
+	tmps, _ := os.ReadDir(filepath.Join(c.dir, "tmp"))
+	for _, t := range tmps {
+		if fi, err := t.Info(); err == nil && time.Since(fi.ModTime()) > time.Hour {
+			os.RemoveAll(filepath.Join(c.dir, "tmp", t.Name()))
+		}
+	}
+	var sorted []string
+	for id := range ids {
+		sorted = append(sorted, id)
+	}
+	sort.Strings(sorted)
+	// Newest first is not needed: each image is self-contained.
+	for _, id := range sorted {
+		if kept[id] {
+			continue
+		}
+		img, err := store.Image(id)
+		if err != nil || len(img.RepoTags) > 0 {
+			continue
+		}
+		res, err := store.Remove(id, false)
+		if errors.Is(err, layers.ErrInUse) {
+			continue
+		}
+		if err != nil {
+			return rep, fmt.Errorf("pruning build cache: %w", err)
+		}
+		rep.Images = append(rep.Images, res.Deleted...)
+	}
+	return rep, nil
+}

@@ -1,0 +1,18 @@
+//go:build !linux
+
+package build
+
+import (
+	"archive/tar"
+	"io/fs"
+)
+
+func lookupLayers(lowers []string, rel string) (fs.FileInfo, bool) { return nil, false }
+
+func isWhiteout(fi fs.FileInfo) bool { return false }
+
+func setOwnerFromStat(hdr *tar.Header, fi fs.FileInfo) {}
+
+func withMergedView(lowers []string, target string, fn func(root string) error) error {
+	return errNoView
+}

@@ -1,0 +1,206 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/stack-dev/stack/build"
+	"github.com/stack-dev/stack/executor"
+)
+
+type buildOptions struct {
+	tags      []string
+	file      string
+	buildArgs []string
+	target    string
+	noCache   bool
+	pull      bool
+	labels    []string
+	network   string
+	quiet     bool
+}
+
+func init() { registerCommand(newBuildCommand) }
+
+func newBuildCommand() *cobra.Command {
+	var opts buildOptions
+	cmd := &cobra.Command{
+		Use:   "build [OPTIONS] CONTEXT",
+		Short: "Build an image from a Dockerfile",
+		Long: `Build an image from a Dockerfile (docs/build.md). Each RUN runs in a container
+of stack's runtime, each step's result is cached in <root>/build-cache (stack
+builder prune empties it). Without -t the image is dangling and its ID is
+printed.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runBuild(cmd, opts, args[0])
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVarP(&opts.tags, "tag", "t", nil, "name and optionally a tag (NAME[:TAG]); repeatable")
+	f.StringVarP(&opts.file, "file", "f", "", "name of the Dockerfile (default CONTEXT/Dockerfile); - reads it from stdin")
+	f.StringArrayVar(&opts.buildArgs, "build-arg", nil, "set a build-time variable (KEY=VALUE, or KEY to take it from the environment)")
+	f.StringVar(&opts.target, "target", "", "the build stage to build")
+	f.BoolVar(&opts.noCache, "no-cache", false, "do not use the cache when building the image")
+	f.BoolVar(&opts.pull, "pull", false, "always pull the base images")
+	f.StringArrayVar(&opts.labels, "label", nil, "set metadata on the image (KEY=VALUE)")
+	f.StringVar(&opts.network, "network", build.NetworkDefault, "the network of RUN steps: default, none or host")
+	f.BoolVarP(&opts.quiet, "quiet", "q", false, "print only the image ID")
+	return cmd
+}
+
+func runBuild(cmd *cobra.Command, opts buildOptions, contextDir string) error {
+	store, err := openStore()
+	if err != nil {
+		return err
+	}
+	bo := build.Options{
+		ContextDir: contextDir, Dockerfile: opts.file, Target: opts.target, Tags: opts.tags,
+		Network: opts.network, NoCache: opts.noCache, Pull: opts.pull,
+		Args: map[string]string{}, Labels: map[string]string{},
+	}
+	if opts.file == "-" {
+		b, err := io.ReadAll(cmd.InOrStdin())
+		if err != nil {
+			return fmt.Errorf("reading the Dockerfile from stdin: %w", err)
+		}
+		bo.Dockerfile, bo.DockerfileInline = "", string(b)
+	}
+	for _, a := range opts.buildArgs {
+		k, v, ok := strings.Cut(a, "=")
+		if !ok {
+			if v, ok = os.LookupEnv(k); !ok {
+				continue // docker: an unset variable passes nothing
+			}
+		}
+		bo.Args[k] = v
+	}
+	for _, l := range opts.labels {
+		k, v, _ := strings.Cut(l, "=")
+		bo.Labels[k] = v
+	}
+	var p *buildProgress
+	if !opts.quiet {
+		p = newBuildProgress(cmd.ErrOrStderr())
+		bo.Progress = p.event
+	}
+	runner := executor.NewBuildRunner(store.Root(), logger)
+	t0 := time.Now()
+	res, err := build.NewBuilder(store, runner, logger).Build(cmd.Context(), bo)
+	if p != nil {
+		p.finish()
+	}
+	if err != nil {
+		return err
+	}
+	out := cmd.OutOrStdout()
+	if opts.quiet {
+		fmt.Fprintln(out, res.ImageID)
+		return nil
+	}
+	w := cmd.ErrOrStderr()
+	fmt.Fprintf(w, "built %s in %.2fs (%d steps, %d cached)\n", shortID(res.ImageID, false), time.Since(t0).Seconds(), res.Steps, res.Cached)
+	for _, t := range opts.tags {
+		fmt.Fprintf(w, "tagged %s\n", t)
+	}
+	fmt.Fprintln(out, res.ImageID)
+	return nil
+}
+
+// buildProgress prints build steps, one line each ("[2/7] RUN apk add …
+// 1.2s", "CACHED" for a cache hit) with a RUN's output below its line; on
+// a terminal the step is bold and the output dim.
+type buildProgress struct {
+	mu      sync.Mutex
+	w       io.Writer
+	tty     bool
+	pending string // a started step whose line is not printed yet
+	shown   bool   // the current step's line was printed before its output
+	midLine bool   // output ended without a newline
+}
+
+func newBuildProgress(w io.Writer) *buildProgress {
+	p := &buildProgress{w: w}
+	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) && os.Getenv("NO_COLOR") == "" {
+		p.tty = true
+	}
+	return p
+}
+
+func (p *buildProgress) bold(s string) string {
+	if p.tty {
+		return "\x1b[1m" + s + "\x1b[0m"
+	}
+	return s
+}
+
+func (p *buildProgress) event(ev build.Event) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	head := fmt.Sprintf("[%d/%d] %s", ev.N, ev.Total, truncate(ev.Text, 100))
+	switch ev.Kind {
+	case build.BuildWarning:
+		p.endLine()
+		fmt.Fprintf(p.w, "warning: %s\n", ev.Text)
+	case build.StepStarted:
+		p.endLine()
+		p.pending, p.shown = head, false
+	case build.StepOutput:
+		if p.pending != "" {
+			fmt.Fprintln(p.w, p.bold(p.pending))
+			p.pending, p.shown = "", true
+		}
+		if p.tty {
+			fmt.Fprintf(p.w, "\x1b[2m%s\x1b[0m", ev.Output)
+		} else {
+			p.w.Write(ev.Output)
+		}
+		p.midLine = len(ev.Output) > 0 && ev.Output[len(ev.Output)-1] != '\n'
+	case build.StepDone:
+		status := fmt.Sprintf("%.2fs", ev.Elapsed.Seconds())
+		switch {
+		case strings.HasPrefix(ev.Text, "FROM"):
+			status = ""
+		case ev.Cached:
+			status = "CACHED"
+		}
+		p.endLine()
+		if p.shown {
+			fmt.Fprintf(p.w, "%s %s\n", p.bold(fmt.Sprintf("[%d/%d]", ev.N, ev.Total)), status)
+		} else {
+			fmt.Fprintln(p.w, strings.TrimSpace(p.bold(head)+" "+status))
+		}
+		p.pending, p.shown = "", false
+	}
+}
+
+func (p *buildProgress) endLine() {
+	if p.midLine {
+		fmt.Fprintln(p.w)
+	}
+	p.midLine = false
+}
+
+func (p *buildProgress) finish() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.pending != "" {
+		fmt.Fprintln(p.w, p.bold(p.pending))
+		p.pending = ""
+	}
+	p.endLine()
+}
+
+func truncate(s string, n int) string {
+	if len([]rune(s)) <= n {
+		return s
+	}
+	return string([]rune(s)[:n-1]) + "…"
+}

@@ -1,0 +1,166 @@
+package executor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/stack-dev/stack/build"
+	"github.com/stack-dev/stack/executor/container"
+)
+
+// BuildRunner runs the commands of build steps (RUN, and the commands of
+// a commit) in throwaway containers of stack's runtime: build.Runner.
+//
+// Each command gets a container of its own, with no record and no
+// cgroup: its overlay (the step's layers under the build's upper
+// directory) is mounted in its own mount namespace, and its processes
+// die with its PID namespace when the command ends. The namespaces are
+// docker's (mount, UTS, IPC, PID, cgroup, and network unless host), with
+// docker's default capabilities, seccomp profile and masked paths.
+type BuildRunner struct {
+	root string
+	log  *slog.Logger
+	// Executable has the hidden init entrypoint (default /proc/self/exe).
+	Executable string
+}
+
+var _ build.Runner = (*BuildRunner)(nil)
+
+// NewBuildRunner returns the runner of a state root; log may be nil.
+func NewBuildRunner(root string, log *slog.Logger) *BuildRunner {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &BuildRunner{root: root, log: log}
+}
+
+// ErrBuildNetwork is returned for RUN's default (bridge) network, which
+// the build runner does not wire yet.
+var ErrBuildNetwork = errors.New(`the "default" (bridge) network is not available to build steps yet; use --network none or --network host`)
+
+// Run runs spec's command and returns its exit code.
+func (r *BuildRunner) Run(ctx context.Context, spec build.RunSpec) (int, error) {
+	var hostNet bool
+	switch spec.Network {
+	case build.NetworkNone:
+	case build.NetworkHost:
+		hostNet = true
+	case "", build.NetworkDefault:
+		return -1, ErrBuildNetwork
+	default:
+		return -1, fmt.Errorf("build network %q: want default, none or host", spec.Network)
+	}
+	if len(spec.Args) == 0 {
+		return -1, errors.New("running a build step: no command")
+	}
+	id := newID()
+	lower := spec.Lower
+	if len(lower) == 0 {
+		empty := filepath.Join(r.root, "layers", "empty")
+		if err := os.MkdirAll(empty, 0o755); err != nil {
+			return -1, fmt.Errorf("running a build step: %w", err)
+		}
+		lower = []string{empty}
+	}
+	// A volatile overlay skips syncs; the kernel then leaves
+	// work/work/incompat/volatile behind and refuses the next mount of the
+	// same upper (a commit runs several commands in one): remove it, the
+	// previous mount having ended cleanly.
+	os.RemoveAll(filepath.Join(spec.Work, "work", "incompat", "volatile"))
+	mnt := filepath.Join(r.root, "run", "rootfs")
+	if err := os.MkdirAll(mnt, 0o700); err != nil {
+		return -1, fmt.Errorf("running a build step: %w", err)
+	}
+	hostname := spec.Hostname
+	if hostname == "" {
+		if hostNet {
+			hostname, _ = os.Hostname()
+		} else {
+			hostname = id[:12]
+		}
+	}
+	dir := spec.Dir
+	if dir == "" {
+		dir = "/"
+	}
+	cfg := container.Config{
+		ID:            id,
+		Hostname:      hostname,
+		Rootfs:        container.Rootfs{Lower: lower, Upper: spec.Upper, Work: spec.Work, Target: mnt, Volatile: true},
+		MaskedPaths:   container.DefaultMaskedPaths,
+		ReadonlyPaths: container.DefaultReadonlyPaths,
+		Namespaces:    container.Namespaces{HostNetwork: hostNet},
+		Process: container.Process{
+			Args: spec.Args, Env: spec.Env, Cwd: dir, User: spec.User,
+			Capabilities: container.DefaultCapabilities,
+		},
+		ParentDeathSignal: int(unix.SIGKILL),
+	}
+	if hostNet {
+		// The host's name resolution, over files the image has (a mount
+		// point the image lacks would be created in the step's layer).
+		for _, f := range []string{"resolv.conf", "hosts"} {
+			if imageHas(lower, "etc/"+f) {
+				cfg.Mounts = append(cfg.Mounts, container.Mount{Type: "bind", Source: "/etc/" + f,
+					Destination: "/etc/" + f, Options: []string{"bind", "ro", "rprivate"}})
+			}
+		}
+	}
+	bpf, err := container.DefaultSeccomp(cfg.Process.Capabilities, filepath.Join(r.root, "cache", "seccomp"))
+	if err != nil {
+		return -1, err
+	}
+	cfg.Process.Seccomp = bpf
+	task, err := container.Start(&cfg, container.StartOptions{
+		Stdin: spec.Stdin, Stdout: spec.Stdout, Stderr: spec.Stderr,
+		Executable: r.Executable, Logger: r.log,
+	})
+	if err != nil {
+		var ie *container.InitError
+		if errors.As(err, &ie) && (ie.Code == 126 || ie.Code == 127) {
+			// The command could not be executed (not found, not
+			// executable): docker reports it as the step's failure.
+			if spec.Stderr != nil {
+				fmt.Fprintln(spec.Stderr, ie.Error())
+			}
+			return ie.Code, nil
+		}
+		return -1, fmt.Errorf("starting the build container: %w", err)
+	}
+	stop := context.AfterFunc(ctx, func() { task.Signal(syscall.SIGKILL) })
+	es, err := task.Wait()
+	stop()
+	if err != nil {
+		return -1, fmt.Errorf("waiting for the build container: %w", err)
+	}
+	if ctx.Err() != nil {
+		return -1, ctx.Err()
+	}
+	return es.Code, nil
+}
+
+// imageHas reports whether a file is in one of the layers (topmost
+// first) and not hidden by a whiteout above it.
+func imageHas(lower []string, rel string) bool {
+	for _, l := range lower {
+		fi, err := os.Lstat(filepath.Join(l, rel))
+		if err != nil {
+			continue
+		}
+		if fi.Mode()&fs.ModeCharDevice != 0 {
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Rdev == 0 {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
