@@ -921,8 +921,8 @@ func TestLoadErrors(t *testing.T) {
 			name:  "memory limits inconsistent",
 			files: map[string]string{"compose.yaml": "services:\n  a:\n    image: x\n    mem_limit: 64m\n    mem_reservation: 128m\n    memswap_limit: 32m\n"},
 			want: []string{
-				"compose.yaml:5:22: services.a.mem_reservation: 134217728 bytes is above the memory limit (67108864 bytes)",
-				"compose.yaml:6:20: services.a.memswap_limit: 33554432 bytes is below mem_limit (67108864 bytes): memswap_limit is memory plus swap",
+				"compose.yaml:5:22: services.a.mem_reservation: 128m (134217728 bytes) is above the memory limit 64m (67108864 bytes)",
+				"compose.yaml:6:20: services.a.memswap_limit: 32m (33554432 bytes) is below mem_limit 64m (67108864 bytes): memswap_limit is memory plus swap",
 			},
 		},
 		{

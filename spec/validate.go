@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -82,23 +83,34 @@ func (d *decoder) checkResources(s *Service, info *svcInfo, path string) {
 	if s.ContainerName != "" && s.Scale > 1 {
 		d.errf(info.val("container_name"), path+".container_name", "%q cannot be used with %d replicas: a container name is unique, so scale must be 1", s.ContainerName, s.Scale)
 	}
+	memNode := firstNode(info.val("mem_limit"), info.dMem)
 	if r.MemLimit > 0 && r.MemReservation > r.MemLimit {
-		d.errf(firstNode(info.val("mem_reservation"), info.dMemRes), path+".mem_reservation", "%d bytes is above the memory limit (%d bytes)", r.MemReservation, r.MemLimit)
+		n := firstNode(info.val("mem_reservation"), info.dMemRes)
+		d.errf(n, path+".mem_reservation", "%s is above the memory limit %s", sizeText(n, r.MemReservation), sizeText(memNode, r.MemLimit))
 	}
 	if r.MemswapLimit > 0 {
+		n := info.val("memswap_limit")
 		if r.MemLimit == 0 {
-			d.errf(info.val("memswap_limit"), path+".memswap_limit", "needs mem_limit")
+			d.errf(n, path+".memswap_limit", "needs mem_limit")
 		} else if r.MemswapLimit < r.MemLimit {
-			d.errf(info.val("memswap_limit"), path+".memswap_limit", "%d bytes is below mem_limit (%d bytes): memswap_limit is memory plus swap", r.MemswapLimit, r.MemLimit)
+			d.errf(n, path+".memswap_limit", "%s is below mem_limit %s: memswap_limit is memory plus swap", sizeText(n, r.MemswapLimit), sizeText(memNode, r.MemLimit))
 		}
 	}
 	if r.CPUs > 0 && (r.CPUQuota != 0 || r.CPUPeriod != 0) {
-		n := info.val("cpu_quota")
-		if n == nil {
-			n = info.val("cpu_period")
+		key := "cpu_quota"
+		if info.val(key) == nil {
+			key = "cpu_period"
 		}
-		d.errf(n, path, "cpus and cpu_quota/cpu_period are exclusive: set one")
+		d.errf(info.val(key), path+"."+key, "cpus and %s are exclusive: set one (cpus is a quota over the default period)", key)
 	}
+}
+
+// sizeText shows a size as written in the file, with its value in bytes.
+func sizeText(n *node, b int64) string {
+	if n != nil && n.kind == scalarNode && n.value != strconv.FormatInt(b, 10) {
+		return fmt.Sprintf("%s (%d bytes)", n.value, b)
+	}
+	return fmt.Sprintf("%d bytes", b)
 }
 
 func firstNode(ns ...*node) *node {
