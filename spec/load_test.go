@@ -955,3 +955,15 @@ func TestComposeProjectNameVariable(t *testing.T) {
 		t.Errorf("container_name with -p = %q", got)
 	}
 }
+
+func TestDisabledServiceFilesNotRead(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"compose.yaml": "services:\n  web:\n    image: x\n  debug:\n    image: x\n    profiles: [dev]\n    env_file: debug.env\n    label_file: debug.labels\n"})
+	st := mustLoad(t, dir, LoadOptions{})
+	if len(st.Services) != 1 {
+		t.Errorf("services = %v", sortedKeys(st.Services))
+	}
+	_, err := load(t, dir, LoadOptions{Profiles: []string{"dev"}})
+	if got := errorsOf(t, dir, err); len(got) != 2 {
+		t.Errorf("with the profile enabled: %q", got)
+	}
+}

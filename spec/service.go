@@ -167,8 +167,10 @@ func (d *decoder) decodeService(k, v *node) *Service {
 		d.errf(k, path, "needs image: or build:")
 		return s
 	}
-	// env_file first: environment overrides it.
-	if ef := v.get("env_file"); ef != nil && v.kind == mapNode {
+	// env_file first: environment overrides it. The files of a service
+	// disabled by its profiles are not read.
+	_, disabled := d.l.disabled[name]
+	if ef := v.get("env_file"); ef != nil && v.kind == mapNode && !disabled {
 		s.Environment = d.envFiles(ef, path+".env_file")
 	}
 	d.object(v, path, serviceSchema, func(key string, kk, vv *node, p string) {
@@ -259,6 +261,9 @@ func (d *decoder) serviceKey(s *Service, info *svcInfo, key string, k, v *node, 
 			s.Annotations = m
 		}
 	case "label_file":
+		if _, disabled := d.l.disabled[s.Name]; disabled {
+			return
+		}
 		for i, f := range d.strList(v, p, true) {
 			lf := d.l.resolvePath(f, v.dir)
 			data, err := os.ReadFile(lf)
