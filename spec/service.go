@@ -674,6 +674,7 @@ func (d *decoder) decodeBuild(v *node, p string) *Build {
 			case "", "default", "host", "none":
 			default:
 				d.unsupportedValue(bv, bp, "build network %q is not supported by stack (valid: default, host, none)", b.Network)
+				b.Network = ""
 			}
 		case "no_cache":
 			b.NoCache = d.boolean(bv, bp)
