@@ -36,6 +36,7 @@ var ErrNameInUse = errors.New("container name already in use")
 
 // RunOptions is one container request in docker's terms (`stack run` flags).
 type RunOptions struct {
+	ID         string // set by SpawnInit; empty: a new one
 	Image      string
 	Name       string
 	Command    []string // replaces the image's Cmd when not empty
@@ -700,9 +701,9 @@ type AttachOptions struct {
 	// nil for none and host.
 	Network func(pid int) error
 	Logger  *slog.Logger
-	// Early is an init spawned by SpawnInit before the container was
-	// created (nil: StartContainer spawns one).
-	Early *container.Pending
+	// Early is the start SpawnInit began before the container was
+	// created (nil: StartContainer does it all).
+	Early *Early
 }
 
 // Running is a started container.

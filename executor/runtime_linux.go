@@ -55,14 +55,19 @@ func CreateContainer(root string, opts *RunOptions, log *slog.Logger) (c *Contai
 		return nil, err
 	}
 	defer unlock()
+	t0 := time.Now()
 	img, err := store.Image(opts.Image)
+	log.Debug("image resolved", "took", time.Since(t0))
 	if err != nil {
 		if errors.Is(err, layers.ErrNotFound) {
 			return nil, fmt.Errorf("unable to find image '%s' locally: %w", opts.Image, err)
 		}
 		return nil, err
 	}
-	id := newID()
+	id := opts.ID
+	if id == "" {
+		id = newID()
+	}
 	if opts.Name == "" {
 		opts.Name = randomName()
 		for i := 0; i < 10 && nameTaken(root, opts.Name); i++ {
@@ -126,12 +131,14 @@ func CreateContainer(root string, opts *RunOptions, log *slog.Logger) (c *Contai
 	if err := prepareMounts(root, c); err != nil {
 		return nil, err
 	}
+	log.Debug("rootfs prepared", "took", time.Since(t0))
 	if err := writeEtcFiles(tmp, c); err != nil {
 		return nil, err
 	}
 	if err := compileSeccomp(root, c); err != nil {
 		return nil, err
 	}
+	log.Debug("seccomp ready", "took", time.Since(t0))
 	if err := writeRecord(tmp, c, !c.AutoRemove); err != nil {
 		return nil, err
 	}
@@ -299,17 +306,32 @@ func StartContainer(root string, c *Container, o AttachOptions) (*Running, error
 		log = slog.New(slog.DiscardHandler)
 	}
 	dir := containerDir(root, c.ID)
-	host, err := cgroups.Detect()
-	if err != nil {
-		return nil, err
+	var host *cgroups.Host
+	var cg cgroups.Cgroup
+	var joiner container.Joiner
+	if e := o.Early; e != nil {
+		<-e.done
+		if e.err == nil && e.id != c.ID {
+			e.err = fmt.Errorf("the early start was for container %s", e.id)
+		}
+		if e.err != nil {
+			e.Abort()
+			return nil, fmt.Errorf("starting container %s: %w", c.ID, e.err)
+		}
+		host, cg = e.host, e.cg // the init is in it already
+	} else {
+		var err error
+		if host, err = cgroups.Detect(); err != nil {
+			return nil, err
+		}
+		res := c.Resources
+		t0 := time.Now()
+		if cg, err = host.Create("stack/"+c.ID, &res); err != nil {
+			return nil, fmt.Errorf("starting container %s: %w", c.ID, err)
+		}
+		log.Debug("cgroup created", "took", time.Since(t0))
+		joiner = cg
 	}
-	res := c.Resources
-	t0 := time.Now()
-	cg, err := host.Create("stack/"+c.ID, &res)
-	if err != nil {
-		return nil, fmt.Errorf("starting container %s: %w", c.ID, err)
-	}
-	log.Debug("cgroup created", "took", time.Since(t0))
 	st := &container.State{Status: container.Running, CreatedAt: c.Created, Cgroups: cg.Paths()}
 	cfg := c.Runtime
 	if host.Mode == cgroups.Unified && !c.Resources.AllowAllDevices {
@@ -322,14 +344,17 @@ func StartContainer(root string, c *Container, o AttachOptions) (*Running, error
 		st.Supervisor = os.Getpid()
 		st.SupervisorStart, _ = container.ProcessStartTime(st.Supervisor)
 	}
-	pending := o.Early
-	if pending == nil {
+	var pending *container.Pending
+	if o.Early != nil {
+		pending = o.Early.pending
+	} else {
+		var err error
 		if pending, err = spawnInit(c.Runtime.Namespaces, c.Tty, o); err != nil {
 			cg.Delete()
 			return nil, err
 		}
 	}
-	task, err := pending.Start(&cfg, cg, o.Network)
+	task, err := pending.Start(&cfg, joiner, o.Network)
 	if err != nil {
 		cg.Delete()
 		return nil, err
@@ -346,12 +371,56 @@ func StartContainer(root string, c *Container, o AttachOptions) (*Running, error
 	return &Running{Container: c, Task: task, State: st, root: root, cg: cg, log: log}, nil
 }
 
-// SpawnInit starts the init process of a container that `stack run`
-// is about to create with opts, so that the process start overlaps with
-// CreateContainer; pass it to StartContainer in AttachOptions.Early, or
-// Abort it when the creation fails.
-func SpawnInit(opts *RunOptions, o AttachOptions) (*container.Pending, error) {
-	return spawnInit(container.Namespaces{HostNetwork: opts.Network == "host"}, opts.TTY, o)
+// Early is a container start begun before its record exists: the init
+// process, waiting for its config, and (in the background) its cgroup,
+// with the init moved into it. A cgroup v1 migration waits for an RCU
+// grace period, milliseconds that overlap with CreateContainer this way.
+type Early struct {
+	pending *container.Pending
+	id      string
+	done    chan struct{}
+	host    *cgroups.Host
+	cg      cgroups.Cgroup
+	err     error
+}
+
+// SpawnInit begins the start of the container that `stack run` is about to
+// create with opts (it sets opts.ID): pass the result to StartContainer in
+// AttachOptions.Early, or Abort it when the creation fails.
+func SpawnInit(opts *RunOptions, o AttachOptions) (*Early, error) {
+	if opts.ID == "" {
+		opts.ID = newID()
+	}
+	res, err := buildResources(opts)
+	if err != nil {
+		return nil, err
+	}
+	res.AllowAllDevices = opts.Privileged
+	p, err := spawnInit(container.Namespaces{HostNetwork: opts.Network == "host"}, opts.TTY, o)
+	if err != nil {
+		return nil, err
+	}
+	e := &Early{pending: p, id: opts.ID, done: make(chan struct{})}
+	go func() {
+		defer close(e.done)
+		if e.host, e.err = cgroups.Detect(); e.err != nil {
+			return
+		}
+		if e.cg, e.err = e.host.Create("stack/"+e.id, res); e.err != nil {
+			return
+		}
+		e.err = e.cg.Enter(p.Pid())
+	}()
+	return e, nil
+}
+
+// Abort kills the waiting init and removes its cgroup.
+func (e *Early) Abort() {
+	e.pending.Abort()
+	<-e.done
+	if e.cg != nil {
+		e.cg.Delete()
+	}
 }
 
 func spawnInit(ns container.Namespaces, tty bool, o AttachOptions) (*container.Pending, error) {
@@ -394,6 +463,7 @@ func (r *Running) finish(es container.ExitStatus) error {
 	if err := r.cg.Delete(); err != nil {
 		r.log.Warn("removing cgroup", "container", r.Container.ID, "err", err)
 	}
+	r.log.Debug("cgroup removed", "took", time.Since(t0))
 	st.Pid, st.PidStart, st.Supervisor, st.SupervisorStart = 0, 0, 0, 0
 	if r.Container.AutoRemove {
 		return removeFiles(r.root, r.Container)
