@@ -9,15 +9,19 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/stack-dev/stack/build"
 	"github.com/stack-dev/stack/executor"
+	"github.com/stack-dev/stack/executor/cgroups"
 	"github.com/stack-dev/stack/executor/container"
 	"github.com/stack-dev/stack/internal/testenv"
 	"github.com/stack-dev/stack/layers"
@@ -382,7 +386,12 @@ RUN true
 
 func runShell(t *testing.T, root, image, script string) string {
 	t.Helper()
-	c, err := executor.CreateContainer(root, &executor.RunOptions{Image: image, Command: []string{"sh", "-c", script}, Entrypoint: new(string), Remove: true, Network: "none"}, nil)
+	return runShellNet(t, root, image, "none", script)
+}
+
+func runShellNet(t *testing.T, root, image, network, script string) string {
+	t.Helper()
+	c, err := executor.CreateContainer(root, &executor.RunOptions{Image: image, Command: []string{"sh", "-c", script}, Entrypoint: new(string), Remove: true, Network: network}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -395,4 +404,127 @@ func runShell(t *testing.T, root, image, script string) string {
 		t.Fatal(err)
 	}
 	return out.String()
+}
+
+func TestCommitContainer(t *testing.T) {
+	testenv.RequirePrivileged(t)
+	root, store := busyboxStore(t)
+	c, err := executor.CreateContainer(root, &executor.RunOptions{Image: "busybox", Network: "none",
+		Command: []string{"sh", "-c", "mkdir -p /data/html && echo 'Busybox Server.' > /data/html/index.html && rm /etc/group && touch /ready && exec sleep 60"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := executor.StartContainer(root, c, executor.AttachOptions{Foreground: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		r.Task.Signal(syscall.SIGKILL)
+		r.Wait()
+		executor.RemoveContainer(root, c.ID, true, true)
+	})
+	upper := c.Runtime.Rootfs.Upper
+	for i := 0; i < 500; i++ {
+		if _, err := os.Stat(filepath.Join(upper, "ready")); err == nil {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cg := cgroups.Open(r.State.Cgroups)
+	if err := cg.Freeze(true); err != nil {
+		t.Fatal(err)
+	}
+	img, err := build.CommitContainer(store, build.ContainerCommit{
+		ImageID: c.ImageID, UpperDir: upper, CreatedBy: "sh -c ...",
+		Author: "ops@example.com", Message: "web root",
+		Changes: []string{`CMD ["/bin/httpd","-f","-h","/data/html"]`}, Tag: "httpd-box",
+	})
+	cg.Freeze(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := store.Image("httpd-box")
+	if err != nil || got.ID != img.ID {
+		t.Fatalf("httpd-box: %v (%v)", got, err)
+	}
+	if diff := cmp.Diff([]string{"/bin/httpd", "-f", "-h", "/data/html"}, img.Config.Config.Cmd); diff != "" {
+		t.Errorf("Cmd (-want +got):\n%s", diff)
+	}
+	h := img.Config.History[len(img.Config.History)-1]
+	if img.Config.Author != "ops@example.com" || h.Author != "ops@example.com" || h.Comment != "web root" || h.EmptyLayer {
+		t.Errorf("author %q, history %+v", img.Config.Author, h)
+	}
+	// The runtime's mount points are not in the layer.
+	top := store.LayerDir(img.ChainIDs[len(img.ChainIDs)-1])
+	for _, f := range []string{"etc/hostname", "etc/resolv.conf"} {
+		if _, err := os.Lstat(filepath.Join(top, f)); err == nil {
+			t.Errorf("the committed layer has the runtime's mount point %s", f)
+		}
+	}
+	// The image has the file, the deletion, and serves the file.
+	// (on the host's network, to a free port of 127.0.0.1: the runtime's
+	// "none" network has its loopback down)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	out := runShellNet(t, root, "httpd-box", "host", "cat /data/html/index.html; test -e /etc/group || echo no-group; httpd -h /data/html -p "+addr+" && wget -qO- http://"+addr+"/; kill $(pidof httpd)")
+	if want := "Busybox Server.\nno-group\nBusybox Server.\n"; out != want {
+		t.Errorf("the committed image gave %q, want %q", out, want)
+	}
+}
+
+func TestCommitImage(t *testing.T) {
+	testenv.RequirePrivileged(t)
+	root, store := busyboxStore(t)
+	runner := executor.NewBuildRunner(root, nil)
+	id, err := build.CommitImage(context.Background(), store, runner, build.CommitSpec{
+		From:    "busybox:latest",
+		Run:     []string{"mkdir -p /data/html", "echo 'Busybox Server.' > /data/html/index.html"},
+		Author:  "ops@example.com",
+		Changes: build.ChangesFromConfig(&v1.Config{Cmd: []string{"/bin/httpd", "-f", "-h", "/data/html"}, Env: []string{"A=b c"}}),
+		Tag:     "httpd-box", Network: "none",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := store.Image("httpd-box")
+	if err != nil || img.ID != id {
+		t.Fatalf("httpd-box: %v", err)
+	}
+	if diff := cmp.Diff([]string{"/bin/httpd", "-f", "-h", "/data/html"}, img.Config.Config.Cmd); diff != "" {
+		t.Errorf("Cmd (-want +got):\n%s", diff)
+	}
+	if !slices.Contains(img.Config.Config.Env, "A=b c") {
+		t.Errorf("Env %q lacks A=b c", img.Config.Config.Env)
+	}
+	if out := runShell(t, root, "httpd-box", "cat /data/html/index.html"); out != "Busybox Server.\n" {
+		t.Errorf("index.html: %q", out)
+	}
+	// A failing command names itself and its exit code; nothing is tagged.
+	_, err = build.CommitImage(context.Background(), store, runner, build.CommitSpec{
+		From: "busybox", Run: []string{"true", "echo bad; exit 4"}, Tag: "broken", Network: "none"})
+	if err == nil || !strings.Contains(err.Error(), `run[1] "echo bad; exit 4" returned exit code 4`) || !strings.Contains(err.Error(), "bad") {
+		t.Errorf("failing commit: %v", err)
+	}
+	if _, err := store.Image("broken"); err == nil {
+		t.Errorf("a failed commit was tagged")
+	}
+	// The temporary state is gone.
+	if left, _ := os.ReadDir(filepath.Join(root, "build-cache", "tmp")); len(left) != 0 {
+		t.Errorf("temporary dirs left: %v", left)
+	}
+}
+
+func TestBuildNetworkNoneHasLoopback(t *testing.T) {
+	testenv.RequirePrivileged(t)
+	root, store := busyboxStore(t)
+	ctxDir := t.TempDir()
+	writeFiles(t, ctxDir, map[string]string{"Dockerfile": "FROM busybox\nRUN ip addr show lo | grep -q 'inet 127.0.0.1' && ip link show lo | grep -q UP && ! ip link show eth0\n"})
+	b := build.NewBuilder(store, executor.NewBuildRunner(root, nil), nil)
+	if _, err := b.Build(context.Background(), build.Options{ContextDir: ctxDir, Network: "none"}); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
 	"github.com/stack-dev/stack/build"
@@ -119,10 +121,14 @@ func (r *BuildRunner) Run(ctx context.Context, spec build.RunSpec) (int, error) 
 		return -1, err
 	}
 	cfg.Process.Seccomp = bpf
-	task, err := container.Start(&cfg, container.StartOptions{
+	so := container.StartOptions{
 		Stdin: spec.Stdin, Stdout: spec.Stdout, Stderr: spec.Stderr,
 		Executable: r.Executable, Logger: r.log,
-	})
+	}
+	if !hostNet {
+		so.OnCreate = loopbackUp // "none": loopback only, and up, as docker
+	}
+	task, err := container.Start(&cfg, so)
 	if err != nil {
 		var ie *container.InitError
 		if errors.As(err, &ie) && (ie.Code == 126 || ie.Code == 127) {
@@ -145,6 +151,28 @@ func (r *BuildRunner) Run(ctx context.Context, spec build.RunSpec) (int, error) 
 		return -1, ctx.Err()
 	}
 	return es.Code, nil
+}
+
+// loopbackUp brings lo up in the network namespace of process pid.
+func loopbackUp(pid int) error {
+	ns, err := netns.GetFromPid(pid)
+	if err != nil {
+		return fmt.Errorf("opening the network namespace of %d: %w", pid, err)
+	}
+	defer ns.Close()
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		return fmt.Errorf("opening the network namespace of %d: %w", pid, err)
+	}
+	defer h.Close()
+	lo, err := h.LinkByName("lo")
+	if err != nil {
+		return fmt.Errorf("finding lo: %w", err)
+	}
+	if err := h.LinkSetUp(lo); err != nil {
+		return fmt.Errorf("bringing lo up: %w", err)
+	}
+	return nil
 }
 
 // imageHas reports whether a file is in one of the layers (topmost
