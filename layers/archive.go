@@ -432,7 +432,7 @@ func (s *Store) loadOCI(e *extracted) ([]*Image, error) {
 			if i > 0 {
 				parent = chains[i-1]
 			}
-			err = s.storeLayer(f, l.Digest.String(), diffIDs[i], chains[i], parent)
+			err = s.storeLayer(f, l.Digest.String(), diffIDs[i], chains[i], parent, true)
 			f.Close()
 			if err != nil {
 				return out, fmt.Errorf("loading %s: layer %s: %w", md, l.Digest, err)

@@ -30,7 +30,7 @@ type Image struct {
 	RawManifest []byte        // manifest bytes exactly as stored (hash to Digest)
 	DiffIDs     []string      // uncompressed layer digests, bottom first
 	ChainIDs    []string      // chain IDs, bottom first; they name <root>/layers/<hex>
-	Size        int64         // sum of the unpacked layer sizes
+	Size        int64         // bytes of file content of the layers; a layer not unpacked yet counts its compressed size
 	Added       time.Time     // when the image entered this store
 }
 
@@ -118,10 +118,11 @@ func (s *Store) loadImage(mdigest string, rec *imageRecord, d *db) (*Image, erro
 		img.DiffIDs = append(img.DiffIDs, h.String())
 	}
 	img.ChainIDs = ChainIDs(img.DiffIDs)
-	for _, ch := range img.ChainIDs {
-		mk, err := s.layerMarker(ch)
-		if err == nil {
+	for i, ch := range img.ChainIDs {
+		if mk, err := s.layerMarker(ch); err == nil {
 			img.Size += mk.Size
+		} else if i < len(m.Layers) {
+			img.Size += m.Layers[i].Size
 		}
 	}
 	for t, md := range d.Tags {
@@ -265,8 +266,7 @@ func (s *Store) registerImage(mdigest string, tags []string, repoDigest string) 
 	if err != nil {
 		return nil, err
 	}
-	_, c, err := parseManifest(raw, craw)
-	if err != nil {
+	if _, _, err := parseManifest(raw, craw); err != nil {
 		return nil, err
 	}
 	for _, l := range m.Layers {
@@ -274,15 +274,8 @@ func (s *Store) registerImage(mdigest string, tags []string, repoDigest string) 
 			return nil, fmt.Errorf("layer %s: %w", l.Digest, ErrNotFound)
 		}
 	}
-	var diffIDs []string
-	for _, h := range c.RootFS.DiffIDs {
-		diffIDs = append(diffIDs, h.String())
-	}
-	for _, ch := range ChainIDs(diffIDs) {
-		if _, err := s.layerMarker(ch); err != nil {
-			return nil, fmt.Errorf("unpacked layer %s: %w", ch, err)
-		}
-	}
+	// Layers not unpacked yet are unpacked from their blobs on first use
+	// (UnpackImage, PrepareRootfs): the blobs are the content.
 	var canon []string
 	for _, t := range tags {
 		r, err := ParseReference(t)

@@ -105,7 +105,7 @@ func (s *Store) addLayer(r io.Reader, parentChain string) (LayerInfo, error) {
 	if parentChain != "" {
 		info.ChainID = ChainIDs([]string{parentChain, info.DiffID})[1]
 	}
-	if err := blob.Sync(); err != nil {
+	if err := s.syncFile(blob); err != nil {
 		return LayerInfo{}, fmt.Errorf("adding layer: %w", err)
 	}
 	if err := os.Rename(blob.Name(), s.blobPath(info.Digest)); err != nil {
@@ -216,12 +216,19 @@ func (s *Store) Import(r io.Reader, ref string, opts ImportOptions) (*Image, err
 	return img, nil
 }
 
-// storeLayer stores a compressed (or plain) layer blob read from r and
-// unpacks it as chainID in the same pass. The blob must hash to digest and
-// its uncompressed stream to diffID. What the store already has is not
-// redone; r is not read at all when blob and layer are both present.
-func (s *Store) storeLayer(r io.Reader, digest, diffID, chainID, parent string) error {
+// storeLayer stores a compressed (or plain) layer blob read from r and,
+// with unpack, unpacks it as chainID in the same pass. The blob must hash
+// to digest and its uncompressed stream to diffID. What the store already
+// has is not redone; r is not read at all when nothing is missing.
+func (s *Store) storeLayer(r io.Reader, digest, diffID, chainID, parent string, unpack bool) error {
 	haveBlob, haveLayer := s.HasBlob(digest), s.HasLayer(chainID)
+	if !unpack {
+		if haveBlob {
+			return nil
+		}
+		_, _, err := s.WriteBlob(r, digest)
+		return err
+	}
 	switch {
 	case haveBlob && haveLayer:
 		return nil
@@ -256,7 +263,7 @@ func (s *Store) storeLayer(r io.Reader, digest, diffID, chainID, parent string) 
 	if got := "sha256:" + hex.EncodeToString(cw.h.Sum(nil)); got != digest {
 		return fmt.Errorf("layer %s: content hashes to %s: %w", digest, got, ErrDigestMismatch)
 	}
-	if err := blob.Sync(); err != nil {
+	if err := s.syncFile(blob); err != nil {
 		return fmt.Errorf("storing layer %s: %w", digest, err)
 	}
 	if err := os.Rename(blob.Name(), s.blobPath(digest)); err != nil {

@@ -94,7 +94,7 @@ func (s *Store) publishLayer(tmp string, mk layerMarker) error {
 		}
 	}
 	b, _ := json.Marshal(mk)
-	if err := writeFileAtomic(filepath.Join(dst, markerName), b, 0o600); err != nil {
+	if err := writeFileAtomicSync(filepath.Join(dst, markerName), b, 0o600, s.Sync); err != nil {
 		return fmt.Errorf("publishing layer %s: %w", mk.ChainID, err)
 	}
 	return nil

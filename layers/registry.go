@@ -101,6 +101,11 @@ type RegistryOptions struct {
 	Jobs int
 	// Platform picks from a multi-arch index (default linux/<host arch>).
 	Platform *v1.Platform
+	// Unpack makes Pull unpack every layer (and check its diffID) as it
+	// streams in. Without it Pull stores the compressed blobs only, as
+	// skopeo does, and layers are unpacked when a container first uses the
+	// image (PrepareRootfs, UnpackImage).
+	Unpack bool
 	// Transport replaces the base HTTP transport (tests); TLS and the
 	// plain-HTTP rule still apply.
 	Transport http.RoundTripper
@@ -316,9 +321,12 @@ func (s *Store) pullFrom(ctx context.Context, cfg Config, src source, r Referenc
 		diffIDs = append(diffIDs, h.String())
 	}
 	chains := ChainIDs(diffIDs)
+	present := func(i int) bool {
+		return s.HasBlob(m.Layers[i].Digest.String()) && (!o.Unpack || s.HasLayer(chains[i]))
+	}
 	var total int64
 	for i, l := range m.Layers {
-		if !(s.HasBlob(l.Digest.String()) && s.HasLayer(chains[i])) {
+		if !present(i) {
 			total += l.Size
 		}
 	}
@@ -337,7 +345,7 @@ func (s *Store) pullFrom(ctx context.Context, cfg Config, src source, r Referenc
 	g.SetLimit(jobs)
 	for i, l := range m.Layers {
 		id := short(l.Digest.String())
-		if s.HasBlob(l.Digest.String()) && s.HasLayer(chains[i]) {
+		if present(i) {
 			report(ProgressEvent{ID: id, Status: "Already exists"})
 			continue
 		}
@@ -357,7 +365,7 @@ func (s *Store) pullFrom(ctx context.Context, cfg Config, src source, r Referenc
 			}
 			defer rc.Close()
 			pr := &progressReader{r: rc, total: l.Size, id: id, report: report}
-			if err := s.storeLayer(pr, l.Digest.String(), diffIDs[i], chains[i], parent); err != nil {
+			if err := s.storeLayer(pr, l.Digest.String(), diffIDs[i], chains[i], parent, o.Unpack); err != nil {
 				return fmt.Errorf("layer %s: %w", l.Digest, err)
 			}
 			report(ProgressEvent{ID: id, Status: "Pull complete", Current: l.Size, Total: l.Size})

@@ -112,8 +112,25 @@ func TestPushPullInMemory(t *testing.T) {
 	if len(got.RepoDigests) != 1 || got.RepoDigests[0] != host+"/test/img@"+img.Digest {
 		t.Fatalf("repo digests %v", got.RepoDigests)
 	}
+	// Pulled, not unpacked: the first rootfs unpacks.
+	if dst.HasLayer(got.ChainIDs[0]) {
+		t.Fatal("layer unpacked without RegistryOptions.Unpack")
+	}
+	if _, err := dst.PrepareRootfs(ref, "c1"); err != nil {
+		t.Fatal(err)
+	}
 	if b, _ := os.ReadFile(filepath.Join(dst.LayerDir(got.ChainIDs[2]), "c")); string(b) != "c" {
 		t.Fatal("layer not unpacked")
+	}
+	// With Unpack the pull unpacks as it streams.
+	eager := insecureStore(t, host)
+	if _, err := eager.Pull(ctx, ref, RegistryOptions{Unpack: true}); err != nil {
+		t.Fatal(err)
+	}
+	for _, ch := range got.ChainIDs {
+		if !eager.HasLayer(ch) {
+			t.Fatalf("layer %s not unpacked by an unpacking pull", ch)
+		}
 	}
 	// Again: nothing is fetched.
 	var ev2 events
@@ -271,3 +288,30 @@ func TestPullBadRegistry(t *testing.T) {
 
 func secondLayer(img *Image) string        { return img.Manifest.Layers[1].Digest.String() }
 func byTag(host string, img *Image) string { return host + "/bad/img:1" }
+
+// TestCorruptBlobAfterPull: a blob damaged on disk after a lazy pull is
+// caught when the layer is unpacked; nothing is trusted.
+func TestCorruptBlobAfterPull(t *testing.T) {
+	host := memRegistry(t, nil)
+	src := insecureStore(t, host)
+	ref := host + "/test/img:1"
+	img := threeLayerImage(t, src, ref)
+	if _, err := src.Push(context.Background(), ref, RegistryOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	s := insecureStore(t, host)
+	if _, err := s.Pull(context.Background(), ref, RegistryOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	p := s.blobPath(img.Manifest.Layers[0].Digest.String())
+	b, _ := os.ReadFile(p)
+	b[len(b)-20] ^= 0xff
+	os.WriteFile(p, b, 0o644)
+	_, err := s.PrepareRootfs(ref, "c1")
+	if err == nil || !strings.Contains(err.Error(), img.Manifest.Layers[0].Digest.String()) {
+		t.Fatalf("want an error naming the layer, got %v", err)
+	}
+	if s.HasLayer(img.ChainIDs[0]) {
+		t.Fatal("corrupt layer trusted")
+	}
+}

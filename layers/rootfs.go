@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // Rootfs is a container's overlay mount as data: the runtime mounts it
@@ -60,6 +62,9 @@ func (s *Store) PrepareRootfs(imageRef, containerID string) (Rootfs, error) {
 	if err != nil {
 		return Rootfs{}, fmt.Errorf("preparing rootfs of %s: %w", containerID, err)
 	}
+	if err := s.unpackImage(img); err != nil {
+		return Rootfs{}, fmt.Errorf("preparing rootfs of %s: %w", containerID, err)
+	}
 	var r Rootfs
 	for i := len(img.ChainIDs) - 1; i >= 0; i-- {
 		if !s.HasLayer(img.ChainIDs[i]) {
@@ -83,6 +88,51 @@ func (s *Store) PrepareRootfs(imageRef, containerID string) (Rootfs, error) {
 		return Rootfs{}, fmt.Errorf("preparing rootfs of %s: %w", containerID, err)
 	}
 	return r, nil
+}
+
+// UnpackImage unpacks every layer of the image ref names that is not
+// unpacked yet (after a pull without RegistryOptions.Unpack), checking
+// each diffID. PrepareRootfs does it too.
+func (s *Store) UnpackImage(ref string) error {
+	unlock, err := s.ingest()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	img, err := s.Image(ref)
+	if err != nil {
+		return err
+	}
+	return s.unpackImage(img)
+}
+
+// unpackImage unpacks the missing layers of img from their blobs, two at a
+// time (each goes to its own directory). The caller holds the ingest lock.
+func (s *Store) unpackImage(img *Image) error {
+	g := new(errgroup.Group)
+	g.SetLimit(2)
+	for i, ch := range img.ChainIDs {
+		if s.HasLayer(ch) {
+			continue
+		}
+		parent := ""
+		if i > 0 {
+			parent = img.ChainIDs[i-1]
+		}
+		blob := img.Manifest.Layers[i].Digest.String()
+		g.Go(func() error {
+			f, err := s.OpenBlob(blob)
+			if err != nil {
+				return fmt.Errorf("image %s: layer %s: %w", short(img.ID), blob, err)
+			}
+			defer f.Close()
+			if err := s.unpackLayer(ch, parent, img.DiffIDs[i], f); err != nil {
+				return fmt.Errorf("image %s: layer %s: %w", short(img.ID), blob, err)
+			}
+			return nil
+		})
+	}
+	return g.Wait()
 }
 
 // RemoveRootfs deletes the container's upper and work dirs and its

@@ -34,9 +34,14 @@ import (
 type Store struct {
 	root string
 	log  *slog.Logger
-	// Sync makes every unpacked layer durable (syncfs) before its marker is
-	// written. Off by default: a killed process never leaves a trusted partial
-	// layer either way; Sync also covers a power loss, at a cost in speed.
+	// Sync makes content durable before it is referenced: blobs are
+	// fsynced and every unpacked layer is flushed (syncfs) before its marker
+	// is written. Off by default, as in docker and skopeo: a killed process
+	// never leaves trusted partial content either way (temp file or dir,
+	// then rename, marker last), blobs are checked against their digest when
+	// read, and on ext4 (data=ordered) a marker that survives a power loss
+	// was committed after the data of the files it covers. Small metadata
+	// (db.json, rootfs.json) is always fsynced.
 	Sync bool
 }
 
@@ -188,7 +193,7 @@ func (s *Store) WriteBlob(r io.Reader, want string) (string, int64, error) {
 	if want != "" && got != want {
 		return "", 0, fmt.Errorf("blob %s: content hashes to %s: %w", want, got, ErrDigestMismatch)
 	}
-	if err := f.Sync(); err != nil {
+	if err := s.syncFile(f); err != nil {
 		return "", 0, fmt.Errorf("writing blob %s: %w", got, err)
 	}
 	if err := os.Rename(f.Name(), s.blobPath(got)); err != nil {
@@ -203,14 +208,27 @@ func (s *Store) writeBlobBytes(b []byte) (string, error) {
 	if s.HasBlob(d) {
 		return d, nil
 	}
-	if err := writeFileAtomic(s.blobPath(d), b, 0o644); err != nil {
+	if err := writeFileAtomicSync(s.blobPath(d), b, 0o644, s.Sync); err != nil {
 		return "", fmt.Errorf("writing blob %s: %w", d, err)
 	}
 	return d, nil
 }
 
+// syncFile fsyncs content files (blobs) only when s.Sync is set; see Sync.
+func (s *Store) syncFile(f *os.File) error {
+	if !s.Sync {
+		return nil
+	}
+	return f.Sync()
+}
+
 // writeFileAtomic writes a file through a temp file, fsync and rename.
 func writeFileAtomic(path string, b []byte, mode os.FileMode) error {
+	return writeFileAtomicSync(path, b, mode, true)
+}
+
+// writeFileAtomicSync is writeFileAtomic with the fsync optional.
+func writeFileAtomicSync(path string, b []byte, mode os.FileMode, sync bool) error {
 	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-")
 	if err != nil {
 		return err
@@ -224,9 +242,11 @@ func writeFileAtomic(path string, b []byte, mode os.FileMode) error {
 		f.Close()
 		return err
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
+	if sync {
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return err
+		}
 	}
 	if err := f.Close(); err != nil {
 		return err

@@ -26,7 +26,6 @@ import (
 	"runtime/pprof"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/stack-dev/stack/layers"
@@ -80,8 +79,10 @@ type result struct {
 	maxRSS int64 // KiB
 }
 
+// run times a command. Peak RSS comes from GNU time (-f %M): the rusage of
+// a child forked from this (large) process would count its memory too.
 func run(name string, args ...string) (result, error) {
-	cmd := exec.Command(name, args...)
+	cmd := exec.Command("/usr/bin/time", append([]string{"-f", "rss %M", name}, args...)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	start := time.Now()
@@ -90,8 +91,13 @@ func run(name string, args ...string) (result, error) {
 	if err != nil {
 		return result{}, fmt.Errorf("%s %s: %v: %s", name, strings.Join(args, " "), err, stderr.String())
 	}
-	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	return result{d: d, maxRSS: ru.Maxrss}, nil
+	var rss int64
+	for _, line := range strings.Split(stderr.String(), "\n") {
+		if v, ok := strings.CutPrefix(line, "rss "); ok {
+			fmt.Sscan(v, &rss)
+		}
+	}
+	return result{d: d, maxRSS: rss}, nil
 }
 
 func median(ds []time.Duration) time.Duration {
@@ -313,32 +319,46 @@ func benchPull(args []string) error {
 	}
 	sv, _ := exec.Command("skopeo", "--version").Output()
 	fmt.Printf("pull: %d layers, %d MiB content, from docker-registry on %s; %s", *nl, *mb, host, sv)
-	var a, b []time.Duration
+	var a, b, c []time.Duration
 	var rss []int64
 	for i := 0; i < *runs; i++ {
 		oci := filepath.Join(tmp, "oci")
 		root := filepath.Join(tmp, "root")
-		os.RemoveAll(oci)
-		os.RemoveAll(root)
-		os.MkdirAll(root, 0o755)
-		os.WriteFile(filepath.Join(root, "config.json"), cfg, 0o644)
-		exec.Command("sync").Run()
+		fresh := func() {
+			os.RemoveAll(oci)
+			os.RemoveAll(root)
+			os.MkdirAll(root, 0o755)
+			os.WriteFile(filepath.Join(root, "config.json"), cfg, 0o644)
+			exec.Command("sync").Run()
+		}
+		fresh()
 		r, err := run("skopeo", "copy", "-q", "--src-tls-verify=false", "docker://"+ref, "oci:"+oci+":img")
 		if err != nil {
 			return err
 		}
 		a = append(a, r.d)
+		fresh()
 		r, err = run(stackBin, "--root", root, "pull", "-q", ref)
 		if err != nil {
 			return err
 		}
 		b = append(b, r.d)
 		rss = append(rss, r.maxRSS)
+		fresh()
+		r, err = run(stackBin, "--root", root, "pull", "-q", "--unpack", ref)
+		if err != nil {
+			return err
+		}
+		c = append(c, r.d)
+		rss = append(rss, r.maxRSS)
 	}
 	ma, mbd := median(a), median(b)
 	fmt.Printf("  skopeo copy → oci:  median %v  (runs %v)\n", ma.Round(time.Millisecond), roundAll(a))
 	fmt.Printf("  stack pull:         median %v  (runs %v)\n", mbd.Round(time.Millisecond), roundAll(b))
-	fmt.Printf("  ratio stack/skopeo %.2f (target <= 1.00); stack pull peak RSS %.1f MiB\n", float64(mbd)/float64(ma), float64(maxOf(rss))/1024)
+	mc := median(c)
+	fmt.Printf("  stack pull --unpack: median %v  (runs %v)\n", mc.Round(time.Millisecond), roundAll(c))
+	fmt.Printf("  ratio stack pull/skopeo %.2f (target <= 1.00); with --unpack %.2f; stack pull peak RSS %.1f MiB\n",
+		float64(mbd)/float64(ma), float64(mc)/float64(ma), float64(maxOf(rss))/1024)
 	if *rssMB > 0 {
 		big := host + "/bench/big:1"
 		if err := makeImage(src, big, 1, *rssMB); err != nil {
