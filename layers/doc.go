@@ -34,11 +34,33 @@
 // Remove refuses (ErrInUse) to delete an image named by either file unless
 // forced, and then only untags it.
 //
+// PrepareRootfs unpacks any layer not unpacked yet (a pull stores
+// compressed blobs only, unless RegistryOptions.Unpack).
+//
 // # API for commit and build
 //
-//	img, err := s.Commit(layers.CommitOptions{Base: "busybox", UpperDir: upper, ...})
-//	info, err := layers.Diff(upperDir, w, layers.DiffOptions{})   // upper dir → tar (whiteouts as .wh.)
+//	img, err := s.Commit(layers.CommitOptions{
+//		Base: "busybox",            // or an image ID; "" for scratch
+//		UpperDir: r.Upper,          // a container's upper dir → a new layer (Diff)
+//		// or Layer: tarReader,     // a tar → a new layer (COPY/ADD)
+//		// neither: a config-only step, history empty_layer
+//		Changes: []string{`CMD ["/bin/httpd", "-f"]`},
+//		Author: "ops@example.com", Comment: "...", CreatedBy: "/bin/sh -c ...",
+//		Tags: []string{"httpd-box"}, // none: a dangling (intermediate) image
+//	})
+//	err = layers.Diff(upperDir, w)                        // upper dir → OCI layer tar (whiteouts as .wh.)
 //	err = layers.ApplyChanges(&cfg.Config, []string{`CMD ["sh"]`})
+//
+// # Other entry points
+//
+//	s.Images(), s.Tag(src, dst), s.Remove(ref, force), s.Prune(all), s.GC()
+//	s.Import(r, ref, ImportOptions{Changes, Message})
+//	s.Save(w, refs), s.Load(r)
+//	s.Pull(ctx, ref, RegistryOptions{...}), s.Push(ctx, ref, opts), s.Login(ctx, host, user, pw, opts), s.Logout(host)
+//	s.UnpackImage(ref), layers.Unpack(r, dir, UnpackOptions{}), layers.ParseReference(s)
+//
+// Registry settings (insecure-registries, registry-mirrors) come from
+// <root>/config.json (see Config), credentials from the docker config.json.
 //
 // # Concurrency
 //
