@@ -310,15 +310,13 @@ func StartContainer(root string, c *Container, o AttachOptions) (*Running, error
 	var cg cgroups.Cgroup
 	var joiner container.Joiner
 	if e := o.Early; e != nil {
-		<-e.done
-		if e.err == nil && e.id != c.ID {
-			e.err = fmt.Errorf("the early start was for container %s", e.id)
-		}
-		if e.err != nil {
+		if e.id != c.ID {
 			e.Abort()
-			return nil, fmt.Errorf("starting container %s: %w", c.ID, e.err)
+			return nil, fmt.Errorf("starting container %s: the early start was for container %s", c.ID, e.id)
 		}
-		host, cg = e.host, e.cg // the init is in it already
+		// The cgroup is being made in the background; its paths are known.
+		host, cg = e.host, e.cg
+		joiner = earlyJoiner{e}
 	} else {
 		var err error
 		if host, err = cgroups.Detect(); err != nil {
@@ -381,7 +379,7 @@ type Early struct {
 	done    chan struct{}
 	host    *cgroups.Host
 	cg      cgroups.Cgroup
-	err     error
+	err     error // of the Enter
 }
 
 // SpawnInit begins the start of the container that `stack run` is about to
@@ -400,27 +398,38 @@ func SpawnInit(opts *RunOptions, o AttachOptions) (*Early, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Early{pending: p, id: opts.ID, done: make(chan struct{})}
+	host, err := cgroups.Detect()
+	if err != nil {
+		p.Abort()
+		return nil, err
+	}
+	cg, err := host.Create("stack/"+opts.ID, res)
+	if err != nil {
+		p.Abort()
+		return nil, err
+	}
+	e := &Early{pending: p, id: opts.ID, host: host, cg: cg, done: make(chan struct{})}
 	go func() {
 		defer close(e.done)
-		if e.host, e.err = cgroups.Detect(); e.err != nil {
-			return
-		}
-		if e.cg, e.err = e.host.Create("stack/"+e.id, res); e.err != nil {
-			return
-		}
 		e.err = e.cg.Enter(p.Pid())
 	}()
 	return e, nil
+}
+
+// earlyJoiner waits for the background Enter of an Early start: the init
+// gets its config first and prepares its root filesystem meanwhile.
+type earlyJoiner struct{ e *Early }
+
+func (j earlyJoiner) Enter(pid int) error {
+	<-j.e.done
+	return j.e.err
 }
 
 // Abort kills the waiting init and removes its cgroup.
 func (e *Early) Abort() {
 	e.pending.Abort()
 	<-e.done
-	if e.cg != nil {
-		e.cg.Delete()
-	}
+	e.cg.Delete()
 }
 
 func spawnInit(ns container.Namespaces, tty bool, o AttachOptions) (*container.Pending, error) {
