@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -25,6 +26,7 @@ import (
 	"github.com/stack-dev/stack/executor/container"
 	"github.com/stack-dev/stack/internal/testenv"
 	"github.com/stack-dev/stack/layers"
+	"github.com/stack-dev/stack/netplan"
 )
 
 // TestMain dispatches the runtime's init: this test binary is also the
@@ -526,5 +528,48 @@ func TestBuildNetworkNoneHasLoopback(t *testing.T) {
 	b := build.NewBuilder(store, executor.NewBuildRunner(root, nil), nil)
 	if _, err := b.Build(context.Background(), build.Options{ContextDir: ctxDir, Network: "none"}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestBuildNetworkDefault(t *testing.T) {
+	testenv.RequirePrivileged(t)
+	root, store := busyboxStore(t)
+	// The bridge's "host" is a namespace of the test's own.
+	name := fmt.Sprintf("stktest-build-%d", os.Getpid())
+	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns add: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", name).Run() })
+	hostNS := "/run/netns/" + name
+	runner := executor.NewBuildRunner(root, nil)
+	runner.HostNetNS = hostNS
+	t.Cleanup(func() {
+		runner.Close()
+		if m, err := netplan.Open(root, netplan.Options{HostNetNS: hostNS}); err == nil {
+			m.RemoveNetwork(context.Background(), executor.BuildNetwork)
+			m.Close()
+		}
+	})
+	ctxDir := t.TempDir()
+	writeFiles(t, ctxDir, map[string]string{"Dockerfile": "FROM busybox\n" +
+		"RUN gw=$(ip route | awk '/^default/ {print $3}') && test -n \"$gw\" && ping -c 1 -W 2 $gw && ip addr show eth0 > /eth0\n" +
+		"RUN ip link show eth0 && ping -c 1 -W 2 $(ip route | awk '/^default/ {print $3}')\n"})
+	var ev events
+	b := build.NewBuilder(store, runner, nil)
+	if _, err := b.Build(context.Background(), build.Options{ContextDir: ctxDir, Tags: []string{"net"}, Progress: ev.add}); err != nil {
+		t.Fatal(err)
+	}
+	// Each step got its own endpoint, released after it.
+	m, err := netplan.Open(root, netplan.Options{HostNetNS: hostNS})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	n, err := m.InspectNetwork(context.Background(), executor.BuildNetwork)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(n.Endpoints) != 0 {
+		t.Errorf("the build network keeps %d endpoints after the build", len(n.Endpoints))
 	}
 }

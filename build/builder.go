@@ -326,6 +326,7 @@ func (ex *execution) stage(ctx context.Context, st *Stage, base *layers.Image, r
 		if err != nil {
 			return nil, err
 		}
+		b.cache.markImage(img.ID)
 		if err := b.cache.Put(key, img.ID); err != nil {
 			b.log.Warn("writing build cache entry", "err", err)
 		}

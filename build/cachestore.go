@@ -17,6 +17,7 @@ import (
 // Cache is the build cache of a state root, <root>/build-cache:
 //
 //	entries/<key hex>   {"image": "sha256:..."}: the image a step made (see CacheKey)
+//	images/<id hex>     an image a build step committed (removed by `builder prune`)
 //	results/<id hex>    an image a build returned (kept by `builder prune`)
 //	tmp/                RUN upper and work directories, COPY views
 //
@@ -102,6 +103,11 @@ func (c *Cache) tempDir(prefix string) (string, error) {
 	return d, nil
 }
 
+// markImage records an image a step committed.
+func (c *Cache) markImage(id string) {
+	_ = writeFileRename(filepath.Join(c.dir, "images", keyHex(id)), nil)
+}
+
 // markResult records an image that a build returned: `builder prune`
 // leaves it to `image prune`.
 func (c *Cache) markResult(id string) {
@@ -138,6 +144,13 @@ func PruneCache(store *layers.Store) (PruneReport, error) {
 			return rep, fmt.Errorf("pruning build cache: %w", err)
 		}
 		rep.Entries++
+	}
+	// Every image a step committed, also those whose entry a later build
+	// replaced (--no-cache).
+	marked, _ := os.ReadDir(filepath.Join(c.dir, "images"))
+	for _, m := range marked {
+		ids["sha256:"+m.Name()] = true
+		os.Remove(filepath.Join(c.dir, "images", m.Name()))
 	}
 	// Results of builds whose image is gone need no marker any more.
 	results, _ := os.ReadDir(filepath.Join(c.dir, "results"))

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 
 	"github.com/vishvananda/netlink"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/stack-dev/stack/build"
 	"github.com/stack-dev/stack/executor/container"
+	"github.com/stack-dev/stack/netplan"
 )
 
 // BuildRunner runs the commands of build steps (RUN, and the commands of
@@ -32,7 +34,20 @@ type BuildRunner struct {
 	log  *slog.Logger
 	// Executable has the hidden init entrypoint (default /proc/self/exe).
 	Executable string
+	// HostNetNS is the network namespace that plays the host for the
+	// build network's bridge (netplan.Options.HostNetNS; tests use their
+	// own); "" is this process's.
+	HostNetNS string
+
+	mu  sync.Mutex
+	net *netplan.Manager // opened on the first RUN on the default network
 }
+
+// BuildNetwork is the bridge network of build steps on the "default"
+// network (docker's build containers use its default bridge): made on
+// the first such step, kept for the next builds, removed like any other
+// network (`stack network rm stack-build`).
+const BuildNetwork = "stack-build"
 
 var _ build.Runner = (*BuildRunner)(nil)
 
@@ -44,19 +59,52 @@ func NewBuildRunner(root string, log *slog.Logger) *BuildRunner {
 	return &BuildRunner{root: root, log: log}
 }
 
-// ErrBuildNetwork is returned for RUN's default (bridge) network, which
-// the build runner does not wire yet.
-var ErrBuildNetwork = errors.New(`the "default" (bridge) network is not available to build steps yet; use --network none or --network host`)
+// Close releases the build network's handle, if one was opened.
+func (r *BuildRunner) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.net == nil {
+		return nil
+	}
+	err := r.net.Close()
+	r.net = nil
+	return err
+}
+
+// network opens the network manager and makes sure the build network
+// exists.
+func (r *BuildRunner) network(ctx context.Context) (*netplan.Manager, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.net != nil {
+		return r.net, nil
+	}
+	m, err := netplan.Open(r.root, netplan.Options{Logger: r.log, HostNetNS: r.HostNetNS})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := m.CreateNetwork(ctx, netplan.NetworkConfig{Name: BuildNetwork, Labels: map[string]string{"stack.build": "true"}}); err != nil {
+		m.Close()
+		return nil, fmt.Errorf("making the build network: %w", err)
+	}
+	r.net = m
+	return m, nil
+}
 
 // Run runs spec's command and returns its exit code.
 func (r *BuildRunner) Run(ctx context.Context, spec build.RunSpec) (int, error) {
 	var hostNet bool
+	var bridge *netplan.Manager
 	switch spec.Network {
 	case build.NetworkNone:
 	case build.NetworkHost:
 		hostNet = true
 	case "", build.NetworkDefault:
-		return -1, ErrBuildNetwork
+		m, err := r.network(ctx)
+		if err != nil {
+			return -1, err
+		}
+		bridge = m
 	default:
 		return -1, fmt.Errorf("build network %q: want default, none or host", spec.Network)
 	}
@@ -106,7 +154,7 @@ func (r *BuildRunner) Run(ctx context.Context, spec build.RunSpec) (int, error) 
 		},
 		ParentDeathSignal: int(unix.SIGKILL),
 	}
-	if hostNet {
+	if hostNet || bridge != nil {
 		// The host's name resolution, over files the image has (a mount
 		// point the image lacks would be created in the step's layer).
 		for _, f := range []string{"resolv.conf", "hosts"} {
@@ -125,7 +173,22 @@ func (r *BuildRunner) Run(ctx context.Context, spec build.RunSpec) (int, error) 
 		Stdin: spec.Stdin, Stdout: spec.Stdout, Stderr: spec.Stderr,
 		Executable: r.Executable, Logger: r.log,
 	}
-	if !hostNet {
+	switch {
+	case bridge != nil:
+		so.OnCreate = func(pid int) error {
+			if err := loopbackUp(pid); err != nil {
+				return err
+			}
+			_, err := bridge.Attach(ctx, netplan.AttachConfig{ContainerID: id, Name: "build-" + id[:12],
+				Network: BuildNetwork, NetNS: netplan.NetNS{Pid: pid}})
+			return err
+		}
+		defer func() {
+			if err := bridge.DetachAll(context.WithoutCancel(ctx), id); err != nil {
+				r.log.Warn("detaching a build container", "id", id, "err", err)
+			}
+		}()
+	case !hostNet:
 		so.OnCreate = loopbackUp // "none": loopback only, and up, as docker
 	}
 	task, err := container.Start(&cfg, so)

@@ -92,6 +92,7 @@ func runBuild(cmd *cobra.Command, opts buildOptions, contextDir string) error {
 		bo.Progress = p.event
 	}
 	runner := executor.NewBuildRunner(store.Root(), logger)
+	defer runner.Close()
 	t0 := time.Now()
 	res, err := build.NewBuilder(store, runner, logger).Build(cmd.Context(), bo)
 	if p != nil {
