@@ -717,8 +717,14 @@ func setCredentials(u ExecUser, caps uint64) error {
 	// from a procfs just mounted).
 	for c := 0; c < 64; c++ {
 		if caps&(1<<uint(c)) != 0 {
-			if _, err := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(c), 0, 0, 0); errors.Is(err, unix.EINVAL) {
+			in, err := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(c), 0, 0, 0)
+			if errors.Is(err, unix.EINVAL) {
 				break
+			}
+			if in == 0 {
+				// Not ours to give (a host without CAP_SYS_RESOURCE, say):
+				// --privileged gets every capability we have.
+				caps &^= 1 << uint(c)
 			}
 			continue
 		}
