@@ -672,7 +672,7 @@ func ParseSignal(s string) (int, error) {
 	if strings.HasPrefix(u, "RTMIN+") || strings.HasPrefix(u, "RTMAX-") {
 		off, err := strconv.Atoi(u[6:])
 		if err == nil && off >= 0 && off <= 30 {
-			if u[3:5] == "MI" {
+			if strings.HasPrefix(u, "RTMIN+") {
 				return 34 + off, nil
 			}
 			return 64 - off, nil

@@ -170,8 +170,6 @@ func TestRunBasics(t *testing.T) {
 	assertClean(t, root, nil)
 }
 
-func ptr[T any](v T) *T { return &v }
-
 func TestRunVolumes(t *testing.T) {
 	testenv.RequirePrivileged(t)
 	root := busyboxRoot(t)
