@@ -2,6 +2,7 @@ package layers
 
 import (
 	"archive/tar"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 	"unsafe"
 
@@ -33,6 +35,141 @@ type unpacker struct {
 	size     int64
 	buf      []byte
 	umask    uint32
+
+	// Small regular files are written by two worker goroutines while the
+	// tar is read on. pending holds their paths until the next flush, which
+	// any entry touching such a path (or removing a directory) waits for.
+	jobs    chan fileJob
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	werr    error
+	retry   []fileJob
+	pending map[string]bool
+}
+
+// fileJob is one small regular file for a worker.
+type fileJob struct {
+	p, rel string
+	hdr    *tar.Header
+	data   []byte
+}
+
+const (
+	deferMax     = 256 << 10 // files up to this size go to the workers
+	unpackWorker = 2
+)
+
+var jobBufs = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
+
+func (u *unpacker) dispatch(p, rel string, hdr *tar.Header, r io.Reader) error {
+	if u.jobs == nil {
+		u.jobs = make(chan fileJob, 32)
+		for i := 0; i < unpackWorker; i++ {
+			go u.worker(u.jobs)
+		}
+	}
+	bp := jobBufs.Get().(*[]byte)
+	b := *bp
+	if cap(b) < int(hdr.Size) {
+		b = make([]byte, hdr.Size)
+	}
+	b = b[:hdr.Size]
+	if _, err := io.ReadFull(r, b); err != nil {
+		return err
+	}
+	u.size += hdr.Size
+	u.pending[p] = true
+	u.wg.Add(1)
+	u.jobs <- fileJob{p: p, rel: rel, hdr: hdr, data: b}
+	return nil
+}
+
+func (u *unpacker) worker(jobs <-chan fileJob) {
+	for j := range jobs {
+		err := u.writeJob(j)
+		u.mu.Lock()
+		switch {
+		case err == errRetrySync:
+			u.retry = append(u.retry, j)
+		case err != nil && u.werr == nil:
+			u.werr = fmt.Errorf("unpacking %q: %w", j.hdr.Name, err)
+		}
+		u.mu.Unlock()
+		if err != errRetrySync {
+			b := j.data[:0]
+			jobBufs.Put(&b)
+		}
+		u.wg.Done()
+	}
+}
+
+// errRetrySync: a directory is in the way; the main goroutine redoes the
+// file at the next flush (it owns the directory cache).
+var errRetrySync = errors.New("retry synchronously")
+
+func (u *unpacker) writeJob(j fileJob) error {
+	flags := unix.O_WRONLY | unix.O_CREAT | unix.O_EXCL | unix.O_NOFOLLOW | unix.O_CLOEXEC
+	perm := uint32(j.hdr.Mode & 0o777)
+	fd, err := unix.Open(j.p, flags, perm)
+	if err == unix.EEXIST {
+		var st unix.Stat_t
+		if unix.Lstat(j.p, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR {
+			return errRetrySync
+		}
+		if err := os.Remove(j.p); err != nil {
+			return err
+		}
+		fd, err = unix.Open(j.p, flags, perm)
+	}
+	if err != nil {
+		return &os.PathError{Op: "create", Path: j.p, Err: err}
+	}
+	for off := 0; off < len(j.data); {
+		n, werr := unix.Write(fd, j.data[off:])
+		if werr == unix.EINTR {
+			continue
+		}
+		if werr != nil {
+			unix.Close(fd)
+			return &os.PathError{Op: "write", Path: j.p, Err: werr}
+		}
+		off += n
+	}
+	err = u.meta(fd, j.p, j.hdr)
+	if cerr := unix.Close(fd); err == nil && cerr != nil {
+		err = &os.PathError{Op: "close", Path: j.p, Err: cerr}
+	}
+	return err
+}
+
+// flush waits for the workers, redoes what they left, and reports their error.
+func (u *unpacker) flush() error {
+	if u.jobs == nil {
+		return nil
+	}
+	u.wg.Wait()
+	clear(u.pending)
+	u.mu.Lock()
+	err, retry := u.werr, u.retry
+	u.retry = nil
+	u.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	for _, j := range retry {
+		if err := u.regular(j.p, j.rel, j.hdr, bytes.NewReader(j.data)); err != nil {
+			return fmt.Errorf("unpacking %q: %w", j.hdr.Name, err)
+		}
+	}
+	return nil
+}
+
+// touch flushes if a worker may still be writing p.
+func (u *unpacker) touch(p string) error {
+	if u.pending[p] {
+		return u.flush()
+	}
+	return nil
 }
 
 // currentUmask reads the umask from /proc/self/status without changing it
@@ -73,10 +210,16 @@ func newUnpacker(root string, opts UnpackOptions) (*unpacker, error) {
 		return nil, fmt.Errorf("unpacking layer: %s is not a directory", root)
 	}
 	return &unpacker{root: root, opts: opts, dirs: map[string]bool{"": true}, root0: os.Geteuid() == 0,
-		buf: make([]byte, 256<<10), umask: currentUmask()}, nil
+		buf: make([]byte, 256<<10), umask: currentUmask(), pending: map[string]bool{}}, nil
 }
 
-func (u *unpacker) close() {}
+func (u *unpacker) close() {
+	if u.jobs != nil {
+		u.wg.Wait()
+		close(u.jobs)
+		u.jobs = nil
+	}
+}
 
 func (u *unpacker) opaqueXattr() string {
 	if u.opts.UserXattr {
@@ -132,6 +275,9 @@ func (u *unpacker) resolveDir(rel string) (string, error) {
 			continue
 		}
 		hp := filepath.Join(u.root, next)
+		if err := u.touch(hp); err != nil {
+			return "", err
+		}
 		fi, err := os.Lstat(hp)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
@@ -182,6 +328,9 @@ func (u *unpacker) forget(rel string) {
 
 // remove deletes an existing entry at p (relative rel) before it is replaced.
 func (u *unpacker) remove(p, rel string) error {
+	if err := u.touch(p); err != nil {
+		return err
+	}
 	fi, err := os.Lstat(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -190,6 +339,9 @@ func (u *unpacker) remove(p, rel string) error {
 		return err
 	}
 	if fi.IsDir() {
+		if err := u.flush(); err != nil { // workers may be writing inside
+			return err
+		}
 		u.forget(rel)
 		return os.RemoveAll(p)
 	}
@@ -209,7 +361,7 @@ func (u *unpacker) entry(hdr *tar.Header, r io.Reader) error {
 		if hdr.Typeflag != tar.TypeDir {
 			return fmt.Errorf("the layer root must be a directory")
 		}
-		return u.meta(u.root, hdr, true)
+		return u.pathMeta(u.root, hdr, true)
 	}
 	parent, err := u.resolveDir(dir)
 	if err != nil {
@@ -218,6 +370,9 @@ func (u *unpacker) entry(hdr *tar.Header, r io.Reader) error {
 	p := filepath.Join(parent, base)
 	// The cache only holds paths reached without symlinks.
 	direct := parent == filepath.Join(u.root, strings.TrimSuffix(dir, "/"))
+	if err := u.touch(p); err != nil {
+		return err
+	}
 	switch hdr.Typeflag {
 	case tar.TypeDir:
 		fi, err := os.Lstat(p)
@@ -238,8 +393,13 @@ func (u *unpacker) entry(hdr *tar.Header, r io.Reader) error {
 		if direct {
 			u.dirs[rel] = true
 		}
-		return u.meta(p, hdr, true)
-	case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse:
+		return u.pathMeta(p, hdr, true)
+	case tar.TypeReg, tar.TypeRegA:
+		if direct && !u.dirs[rel] && hdr.Size <= deferMax {
+			return u.dispatch(p, rel, hdr, r)
+		}
+		return u.regular(p, rel, hdr, r)
+	case tar.TypeGNUSparse:
 		return u.regular(p, rel, hdr, r)
 	case tar.TypeSymlink:
 		if err := u.remove(p, rel); err != nil {
@@ -248,7 +408,7 @@ func (u *unpacker) entry(hdr *tar.Header, r io.Reader) error {
 		if err := os.Symlink(hdr.Linkname, p); err != nil {
 			return err
 		}
-		return u.meta(p, hdr, false)
+		return u.pathMeta(p, hdr, false)
 	case tar.TypeLink:
 		trel, err := safeName(hdr.Linkname)
 		if err != nil {
@@ -260,6 +420,9 @@ func (u *unpacker) entry(hdr *tar.Header, r io.Reader) error {
 			return fmt.Errorf("hard link target: %w", err)
 		}
 		target := filepath.Join(tparent, tbase)
+		if err := u.touch(target); err != nil {
+			return err
+		}
 		fi, err := os.Lstat(target)
 		if err != nil {
 			return fmt.Errorf("hard link target: %w", err)
@@ -291,7 +454,7 @@ func (u *unpacker) entry(hdr *tar.Header, r io.Reader) error {
 		if err := unix.Mknod(p, mode, int(dev)); err != nil {
 			return &os.PathError{Op: "mknod", Path: p, Err: err}
 		}
-		return u.meta(p, hdr, false)
+		return u.pathMeta(p, hdr, false)
 	case tar.TypeXGlobalHeader:
 		return nil
 	}
@@ -341,6 +504,11 @@ func (u *unpacker) fill(fd int, p string, hdr *tar.Header, r io.Reader) error {
 			return rerr
 		}
 	}
+	return u.meta(fd, p, hdr)
+}
+
+// meta sets a new regular file's owner, xattrs, mode and times through its fd.
+func (u *unpacker) meta(fd int, p string, hdr *tar.Header) error {
 	if u.root0 {
 		if err := unix.Fchown(fd, hdr.Uid, hdr.Gid); err != nil {
 			return &os.PathError{Op: "chown", Path: p, Err: err}
@@ -390,7 +558,7 @@ func (u *unpacker) xattrs(p string, hdr *tar.Header) error {
 }
 
 // meta applies owner, xattrs, mode and times (directory times at the end).
-func (u *unpacker) meta(p string, hdr *tar.Header, isDir bool) error {
+func (u *unpacker) pathMeta(p string, hdr *tar.Header, isDir bool) error {
 	if u.root0 {
 		if err := unix.Lchown(p, hdr.Uid, hdr.Gid); err != nil {
 			return &os.PathError{Op: "chown", Path: p, Err: err}
@@ -442,6 +610,9 @@ func (u *unpacker) whiteout(dir, base string) error {
 
 // finish sets directory times, deepest last-made first, after all children exist.
 func (u *unpacker) finish() error {
+	if err := u.flush(); err != nil {
+		return err
+	}
 	for i := len(u.dirTimes) - 1; i >= 0; i-- {
 		d := u.dirTimes[i]
 		ts := []unix.Timespec{unix.NsecToTimespec(d.atime.UnixNano()), unix.NsecToTimespec(d.mtime.UnixNano())}

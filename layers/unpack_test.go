@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -160,5 +161,73 @@ func TestUnpackTruncated(t *testing.T) {
 				t.Fatal("truncated layer accepted")
 			}
 		})
+	}
+}
+
+// TestUnpackOrdering: small files are written by workers; entries that touch
+// their paths later must still see the tar's order.
+func TestUnpackOrdering(t *testing.T) {
+	var ents []tent
+	for i := 0; i < 300; i++ { // more than the workers' queue
+		ents = append(ents, tent{name: fmt.Sprintf("many/f%03d", i), body: fmt.Sprint(i)})
+	}
+	ents = append(ents,
+		tent{name: "twice", body: "first"},
+		tent{name: "twice", body: "second"},
+		tent{name: "linked", body: "target"},
+		tent{name: "hard", typ: tar.TypeLink, link: "linked"},
+		tent{name: "tosym", body: "file"},
+		tent{name: "tosym", typ: tar.TypeSymlink, link: "linked"},
+		tent{name: "todir", body: "file"},
+		tent{name: "todir/", typ: tar.TypeDir},
+		tent{name: "todir/in", body: "in"},
+		tent{name: "d/", typ: tar.TypeDir},
+		tent{name: "l", typ: tar.TypeSymlink, link: "d"},
+		tent{name: "l/sub/", typ: tar.TypeDir},
+		tent{name: "d/sub", body: "dir replaced by a file"},
+		tent{name: "gone", body: "x"},
+		tent{name: "gone2/", typ: tar.TypeDir},
+		tent{name: "gone2/f", body: "x"},
+		tent{name: "gone2", body: "dir with a pending file replaced"},
+	)
+	dir := t.TempDir()
+	res, err := Unpack(bytes.NewReader(mkTar(t, ents...)), dir, UnpackOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := func(p string) string {
+		b, err := os.ReadFile(filepath.Join(dir, p))
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		return string(b)
+	}
+	for i := 0; i < 300; i++ {
+		if got := read(fmt.Sprintf("many/f%03d", i)); got != fmt.Sprint(i) {
+			t.Fatalf("many/f%03d = %q", i, got)
+		}
+	}
+	want := map[string]string{"twice": "second", "hard": "target", "tosym": "target", "todir/in": "in",
+		"d/sub": "dir replaced by a file", "gone2": "dir with a pending file replaced"}
+	for p, w := range want {
+		if got := read(p); got != w {
+			t.Errorf("%s = %q, want %q", p, got, w)
+		}
+	}
+	a, _ := os.Stat(filepath.Join(dir, "hard"))
+	b, _ := os.Stat(filepath.Join(dir, "linked"))
+	if !os.SameFile(a, b) {
+		t.Error("hard link to a worker-written file is not the same file")
+	}
+	if fi, _ := os.Lstat(filepath.Join(dir, "tosym")); fi.Mode()&os.ModeSymlink == 0 {
+		t.Error("tosym is not a symlink")
+	}
+	if res.DiffID != digestOf(mkTar(t, ents...)) {
+		t.Error("diffID")
+	}
+	// A file under a path a pending file holds is an error, as in order.
+	_, err = Unpack(bytes.NewReader(mkTar(t, tent{name: "f", body: "x"}, tent{name: "f/g", body: "y"})), t.TempDir(), UnpackOptions{})
+	if err == nil || !strings.Contains(err.Error(), "not a directory") {
+		t.Fatalf("file under a file: %v", err)
 	}
 }
