@@ -15,14 +15,21 @@ func BenchmarkRunPhases(b *testing.B) {
 	testenv.RequirePrivileged(b)
 	root := busyboxRoot(b)
 	var create, start, run, teardown time.Duration
+	var err error
 	for i := 0; i < b.N; i++ {
 		t0 := time.Now()
-		c, err := CreateContainer(root, &RunOptions{Image: "busybox", Command: []string{"true"}, Remove: true}, nil)
+		opts := &RunOptions{Image: "busybox", Command: []string{"true"}, Remove: true}
+		att := AttachOptions{Foreground: true, Logger: benchLog}
+		// As `stack run` does: the init first, then the record.
+		if att.Early, err = SpawnInit(opts, att); err != nil {
+			b.Fatal(err)
+		}
+		c, err := CreateContainer(root, opts, benchLog)
 		if err != nil {
 			b.Fatal(err)
 		}
 		t1 := time.Now()
-		r, err := StartContainer(root, c, AttachOptions{Foreground: true, Logger: benchLog})
+		r, err := StartContainer(root, c, att)
 		if err != nil {
 			b.Fatal(err)
 		}
