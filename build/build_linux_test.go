@@ -573,3 +573,138 @@ func TestBuildNetworkDefault(t *testing.T) {
 		t.Errorf("the build network keeps %d endpoints after the build", len(n.Endpoints))
 	}
 }
+
+func TestBuildStagesTargetLabelsOnbuild(t *testing.T) {
+	testenv.RequirePrivileged(t)
+	root, store := busyboxStore(t)
+	ctx := context.Background()
+	runner := &countingRunner{r: executor.NewBuildRunner(root, nil)}
+	b := build.NewBuilder(store, runner, nil)
+	// A base with an ONBUILD trigger.
+	baseDir := t.TempDir()
+	writeFiles(t, baseDir, map[string]string{"Dockerfile": "FROM busybox\nONBUILD RUN echo triggered > /onbuild\n"})
+	if _, err := b.Build(ctx, build.Options{ContextDir: baseDir, Tags: []string{"withtrigger"}, Network: "none"}); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{
+		"sub/app.Dockerfile": `FROM withtrigger AS base
+RUN echo base > /base
+FROM base AS second
+RUN cat /onbuild /base > /both
+FROM scratch AS bare
+COPY --from=second /both /both
+FROM busybox AS unused
+RUN exit 1
+FROM second AS final
+CMD cat /both
+`})
+	// --target stops at "bare"; the failing, unused stage is skipped.
+	res, err := b.Build(ctx, build.Options{ContextDir: dir, Dockerfile: "sub/app.Dockerfile", Target: "bare", Network: "none",
+		Labels: map[string]string{"org.example.v": "1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := res.Image
+	if len(img.ChainIDs) != 1 || img.Config.Config.Labels["org.example.v"] != "1" {
+		t.Errorf("bare: %d layers, labels %v; want 1 layer and the --label", len(img.ChainIDs), img.Config.Config.Labels)
+	}
+	b2, err := os.ReadFile(filepath.Join(store.LayerDir(img.ChainIDs[0]), "both"))
+	if err != nil || string(b2) != "triggered\nbase\n" {
+		t.Errorf("/both in the scratch image: %q, %v", b2, err)
+	}
+	// The final stage (FROM an earlier stage) runs, with the history of
+	// its base stage below its own; the trigger ran once and is cleared.
+	res, err = b.Build(ctx, build.Options{ContextDir: dir, Dockerfile: "sub/app.Dockerfile", Target: "final", Tags: []string{"final"}, Network: "none"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := runImage(t, root, "final"); out != "triggered\nbase\n" {
+		t.Errorf("final printed %q", out)
+	}
+	var created []string
+	for _, h := range res.Image.Config.History {
+		created = append(created, h.CreatedBy)
+	}
+	want := []string{"stack import", "/bin/sh -c #(nop)  ONBUILD RUN echo triggered > /onbuild", "/bin/sh -c echo triggered > /onbuild",
+		"/bin/sh -c echo base > /base", "/bin/sh -c cat /onbuild /base > /both", `/bin/sh -c #(nop)  CMD ["/bin/sh" "-c" "cat /both"]`}
+	if diff := cmp.Diff(want, created); diff != "" {
+		t.Errorf("history (-want +got):\n%s", diff)
+	}
+	if len(res.Image.Config.Config.OnBuild) != 0 {
+		t.Errorf("OnBuild kept: %v", res.Image.Config.Config.OnBuild)
+	}
+	// An error names the Dockerfile relative to the context.
+	_, err = b.Build(ctx, build.Options{ContextDir: dir, Dockerfile: "sub/app.Dockerfile", Target: "unused", Network: "none"})
+	if err == nil || !strings.HasPrefix(err.Error(), "sub/app.Dockerfile:8: ") {
+		t.Errorf("failing stage: %v", err)
+	}
+}
+
+func TestBuilderPrune(t *testing.T) {
+	testenv.RequirePrivileged(t)
+	root, store := busyboxStore(t)
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"Dockerfile": "FROM busybox\nRUN echo a > /a\nENV X=1\nRUN echo b > /b\n"})
+	b := build.NewBuilder(store, executor.NewBuildRunner(root, nil), nil)
+	ctx := context.Background()
+	first, err := b.Build(ctx, build.Options{ContextDir: dir, Network: "none"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Build(ctx, build.Options{ContextDir: dir, Network: "none", NoCache: true, Tags: []string{"kept"}}); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := build.PruneCache(store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Entries != 5 || len(rep.Images) != 4 {
+		t.Errorf("prune removed %d entries and images %v; want 5 entries (--no-cache keys its later steps on new parents), 4 intermediate images", rep.Entries, rep.Images)
+	}
+	imgs, err := store.Images()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	for _, img := range imgs {
+		name := img.ID
+		if len(img.RepoTags) > 0 {
+			name = img.RepoTags[0]
+		} else if img.ID == first.ImageID {
+			name = "first result"
+		}
+		left = append(left, name)
+	}
+	slices.Sort(left)
+	if diff := cmp.Diff([]string{"busybox:latest", "first result", "kept:latest"}, left); diff != "" {
+		t.Errorf("images after prune (-want +got):\n%s", diff)
+	}
+	// The cache is empty: the next build runs every step.
+	res, err := b.Build(ctx, build.Options{ContextDir: dir, Network: "none"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Cached != 0 {
+		t.Errorf("%d steps cached after prune", res.Cached)
+	}
+}
+
+func TestBuildMissingBase(t *testing.T) {
+	_, store := busyboxStoreNoImage(t)
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"Dockerfile": "FROM busybox\nFROM nosuch/image:1 AS x\nRUN true\n"})
+	_, err := build.NewBuilder(store, nil, nil).Build(context.Background(), build.Options{ContextDir: dir})
+	if err == nil || err.Error() != "Dockerfile:2: FROM nosuch/image:1: the image is not in the image store; pull it first (stack pull nosuch/image:1) or build with --pull" {
+		t.Errorf("missing base: %v", err)
+	}
+}
+
+func busyboxStoreNoImage(t *testing.T) (string, *layers.Store) {
+	root := t.TempDir()
+	store, err := layers.Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root, store
+}

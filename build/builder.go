@@ -119,6 +119,8 @@ func readDockerfile(opts *Options) (name string, data []byte, path string, err e
 	name = opts.Dockerfile
 	if name == "" {
 		name = "Dockerfile"
+	} else if rel, err := filepath.Rel(opts.ContextDir, path); err == nil && filepath.IsLocal(rel) {
+		name = rel // errors read "sub/Dockerfile:3: ...", not an absolute path
 	}
 	return name, data, path, nil
 }
@@ -151,6 +153,9 @@ func (b *Builder) lowers(img *layers.Image) []string {
 func (b *Builder) Build(ctx context.Context, opts Options) (*BuildResult, error) {
 	if opts.ContextDir == "" {
 		opts.ContextDir = "."
+	}
+	if abs, err := filepath.Abs(opts.ContextDir); err == nil {
+		opts.ContextDir = abs
 	}
 	switch opts.Network {
 	case "", NetworkDefault, NetworkNone, NetworkHost:
@@ -383,7 +388,9 @@ func (ex *execution) run(ctx context.Context, st *Stage, state *stageState, step
 		if step.Run.Stdin != "" {
 			spec.Stdin = strings.NewReader(step.Run.Stdin)
 		}
+		t0 := time.Now()
 		code, err := b.runner.Run(ctx, spec)
+		b.log.Debug("RUN finished", "step", ev.N, "code", code, "took", time.Since(t0))
 		if err != nil {
 			return nil, errorfAt(step.Pos, "%s: running the command: %v", step.String(), err)
 		}
@@ -398,7 +405,9 @@ func (ex *execution) run(ctx context.Context, st *Stage, state *stageState, step
 		if !empty {
 			commit.UpperDir = upper
 		}
+		t0 = time.Now()
 		img, err := b.store.Commit(commit)
+		b.log.Debug("RUN committed", "step", ev.N, "took", time.Since(t0))
 		if err != nil {
 			return nil, errorfAt(step.Pos, "%s: committing the layer: %v", step.String(), err)
 		}

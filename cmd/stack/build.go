@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -65,6 +66,15 @@ func runBuild(cmd *cobra.Command, opts buildOptions, contextDir string) error {
 		ContextDir: contextDir, Dockerfile: opts.file, Target: opts.target, Tags: opts.tags,
 		Network: opts.network, NoCache: opts.noCache, Pull: opts.pull,
 		Args: map[string]string{}, Labels: map[string]string{},
+	}
+	if opts.file != "" && opts.file != "-" {
+		// -f is relative to the working directory, as in docker (a compose
+		// file's dockerfile: is relative to the context instead).
+		abs, err := filepath.Abs(opts.file)
+		if err != nil {
+			return err
+		}
+		bo.Dockerfile = abs
 	}
 	if opts.file == "-" {
 		b, err := io.ReadAll(cmd.InOrStdin())
