@@ -555,3 +555,34 @@ func (w *eventWriter) Write(p []byte) (int, error) {
 	w.emit(ev)
 	return len(p), nil
 }
+
+// InputDigest is the digest of everything a build's result depends on
+// that is not in the image store: the Dockerfile, the build args, the
+// target, the labels and the content of the context minus what
+// .dockerignore excludes (times left out). The executor records it with
+// the image of a compose `build:` section and rebuilds when it changes.
+func InputDigest(opts Options) (string, error) {
+	if opts.ContextDir == "" {
+		opts.ContextDir = "."
+	}
+	_, data, dfPath, err := readDockerfile(&opts)
+	if err != nil {
+		return "", err
+	}
+	c, err := OpenContext(opts.ContextDir, dfPath)
+	if err != nil {
+		return "", err
+	}
+	ctxDigest, err := c.DigestAll()
+	if err != nil {
+		return "", err
+	}
+	parts := []string{"dockerfile", string(data), "target", opts.Target, "context", ctxDigest}
+	for _, k := range sortedKeys(opts.Args) {
+		parts = append(parts, "arg", k, opts.Args[k])
+	}
+	for _, k := range sortedKeys(opts.Labels) {
+		parts = append(parts, "label", k, opts.Labels[k])
+	}
+	return "sha256:" + hashHex(parts...), nil
+}

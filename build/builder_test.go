@@ -1,0 +1,119 @@
+package build
+
+import (
+	"archive/tar"
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+func TestTailWriter(t *testing.T) {
+	w := &tailWriter{max: 3}
+	w.Write([]byte("one\ntwo\nthr"))
+	w.Write([]byte("ee\nfour\nfive"))
+	if diff := cmp.Diff([]string{"three", "four", "five"}, w.lines()); diff != "" {
+		t.Errorf("lines (-want +got):\n%s", diff)
+	}
+}
+
+func TestChangesFromConfig(t *testing.T) {
+	got := ChangesFromConfig(&v1.Config{
+		Cmd: []string{"/bin/httpd", "-f"}, Entrypoint: []string{}, Env: []string{`A=b "c" $d`},
+		Labels: map[string]string{"z": "1", "a": "2"}, ExposedPorts: map[string]struct{}{"80/tcp": {}},
+		User: "nobody", WorkingDir: "/data", StopSignal: "SIGQUIT", Volumes: map[string]struct{}{"/v": {}},
+	})
+	want := []string{`USER nobody`, `WORKDIR /data`, `ENV A="b \"c\" \$d"`, `LABEL "a"="2"`, `LABEL "z"="1"`,
+		`EXPOSE 80/tcp`, `VOLUME ["/v"]`, `STOPSIGNAL SIGQUIT`, `ENTRYPOINT []`, `CMD ["/bin/httpd","-f"]`}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("changes (-want +got):\n%s", diff)
+	}
+	// They apply back to the same config.
+	var cfg v1.Config
+	if err := ApplyChanges(&cfg, got); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Env[0] != `A=b "c" $d` || cfg.Labels["a"] != "2" || cfg.User != "nobody" || len(cfg.Cmd) != 2 {
+		t.Errorf("applied: %+v", cfg)
+	}
+}
+
+func TestIsTarHeader(t *testing.T) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	tw.WriteHeader(&tar.Header{Name: "a", Mode: 0o644, Size: 0, Typeflag: tar.TypeReg, Format: tar.FormatGNU})
+	tw.Close()
+	if !isTarHeader(buf.Bytes()) {
+		t.Error("a GNU tar is not recognised")
+	}
+	if isTarHeader(bytes.Repeat([]byte("x"), 1024)) {
+		t.Error("text is taken for a tar")
+	}
+}
+
+func TestCacheEntries(t *testing.T) {
+	c := OpenCache(t.TempDir())
+	key := CacheKey("", "RUN x", "")
+	if _, ok := c.Get(key); ok {
+		t.Fatal("empty cache hits")
+	}
+	if err := c.Put(key, "sha256:abc"); err != nil {
+		t.Fatal(err)
+	}
+	if id, ok := c.Get(key); !ok || id != "sha256:abc" {
+		t.Errorf("Get = %q %v", id, ok)
+	}
+	c.Delete(key)
+	if _, ok := c.Get(key); ok {
+		t.Error("deleted key hits")
+	}
+}
+
+func TestInputDigest(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, data string) {
+		os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755)
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("Dockerfile", "FROM busybox\nCOPY . /\n")
+	write("a", "a")
+	write(".dockerignore", "*.log\n")
+	opts := Options{ContextDir: dir, Args: map[string]string{"A": "1"}}
+	d0, err := InputDigest(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	same := func(what string, want bool) {
+		t.Helper()
+		d, err := InputDigest(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (d == d0) != want {
+			t.Errorf("%s: digest changed = %v", what, d != d0)
+		}
+	}
+	now := time.Now().Add(time.Hour)
+	os.Chtimes(filepath.Join(dir, "a"), now, now)
+	same("touch", true)
+	write("x.log", "ignored")
+	same("an ignored file", true)
+	opts.Args["A"] = "2"
+	same("a build arg", false)
+	opts.Args["A"] = "1"
+	write("a", "b")
+	same("a context file", false)
+	write("a", "a")
+	write("Dockerfile", "FROM busybox\nCOPY . /app/\n")
+	same("the Dockerfile", false)
+	if !strings.HasPrefix(d0, "sha256:") {
+		t.Errorf("digest %q", d0)
+	}
+}
