@@ -147,6 +147,18 @@ func Open(paths map[string]string) Cgroup {
 // starts with empty cpus and mems (clone_children=0), and adding a task to
 // it fails with ENOSPC: copy them from the parent into each new level.
 func mkdirLevels(base, name string, cpuset bool) error {
+	// Delete removes an emptied parent level ("stack"): a concurrent
+	// Create may see it vanish between its levels, and starts again.
+	var err error
+	for try := 0; try < 5; try++ {
+		if err = mkdirLevelsOnce(base, name, cpuset); !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return err
+}
+
+func mkdirLevelsOnce(base, name string, cpuset bool) error {
 	cur := base
 	for _, part := range strings.Split(name, "/") {
 		parent := cur
@@ -217,6 +229,13 @@ func readPids(dir string) ([]int, error) {
 		}
 	}
 	return pids, nil
+}
+
+// rmdirParent removes the parent level of a container's cgroup ("stack")
+// once it is empty, so that nothing is left below the caller's cgroup; it
+// fails harmlessly (EBUSY) while other containers are there.
+func rmdirParent(dir string) {
+	unix.Rmdir(filepath.Dir(dir))
 }
 
 // rmdir removes a cgroup directory, retrying briefly while the kernel

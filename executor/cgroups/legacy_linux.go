@@ -189,6 +189,7 @@ func (c *legacy) Delete() error {
 		if e := rmdir(d); e != nil && err == nil {
 			err = e
 		}
+		rmdirParent(d)
 	}
 	return err
 }

@@ -224,6 +224,7 @@ func (c *unified) Delete() error {
 	if e := rmdir(c.path); e != nil && err == nil {
 		err = e
 	}
+	rmdirParent(c.path)
 	return err
 }
 
