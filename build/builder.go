@@ -130,6 +130,14 @@ type stageState struct {
 	img *layers.Image // nil: scratch with no layer yet
 }
 
+// chainID is the chain ID of the stage's layers so far ("" for none).
+func (s *stageState) chainID() string {
+	if s.img == nil || len(s.img.ChainIDs) == 0 {
+		return ""
+	}
+	return s.img.ChainIDs[len(s.img.ChainIDs)-1]
+}
+
 func (s *stageState) id() string {
 	if s.img == nil {
 		return ""
@@ -311,19 +319,30 @@ func (ex *execution) stage(ctx context.Context, st *Stage, base *layers.Image, r
 		if err != nil {
 			return nil, errorAt(step.Pos, err)
 		}
+		// Two keys: the image key (parent image, step) finds the very
+		// image an earlier build made, so nothing is written; the layer
+		// key (parent's chain ID, step) finds the layer of a step whose
+		// parent image differs only in its config (a LABEL or EXPOSE
+		// above it changed): the layer is reused, the command not run.
 		key := CacheKey(parent, step.CacheText, digest)
+		layerKey := ""
+		if step.Layer() {
+			layerKey = CacheKey("layer:"+state.chainID(), step.CacheText, digest)
+		}
 		if !ex.opts.NoCache {
-			if id, ok := b.cache.Get(key); ok {
-				if img, err := b.store.Image(id); err == nil {
-					state.img = img
-					ex.steps++
-					ex.cached++
-					prepared.cleanup()
-					ev.Kind, ev.Cached, ev.Elapsed = StepDone, true, time.Since(t0)
-					ex.emit(ev)
-					continue
-				}
-				b.cache.Delete(key)
+			img, err := ex.fromCache(state, step, key, layerKey)
+			if err != nil {
+				prepared.cleanup()
+				return nil, err
+			}
+			if img != nil {
+				state.img = img
+				ex.steps++
+				ex.cached++
+				prepared.cleanup()
+				ev.Kind, ev.Cached, ev.Elapsed = StepDone, true, time.Since(t0)
+				ex.emit(ev)
+				continue
 			}
 		}
 		img, err := ex.run(ctx, st, state, step, digest, prepared, &ev)
@@ -335,12 +354,90 @@ func (ex *execution) stage(ctx context.Context, st *Stage, base *layers.Image, r
 		if err := b.cache.Put(key, img.ID); err != nil {
 			b.log.Warn("writing build cache entry", "err", err)
 		}
+		if layerKey != "" {
+			if err := b.cache.PutLayer(layerKey, layerOf(state.img, img, digest)); err != nil {
+				b.log.Warn("writing build cache entry", "err", err)
+			}
+		}
 		state.img = img
 		ex.steps++
 		ev.Kind, ev.Cached, ev.Elapsed = StepDone, false, time.Since(t0)
 		ex.emit(ev)
 	}
 	return state.img, nil
+}
+
+// fromCache returns the image of a step from the cache, or nil.
+func (ex *execution) fromCache(state *stageState, step *Step, key, layerKey string) (*layers.Image, error) {
+	b := ex.b
+	if id, ok := b.cache.Get(key); ok {
+		if img, err := b.store.Image(id); err == nil {
+			return img, nil
+		}
+		b.cache.Delete(key)
+	}
+	if layerKey == "" {
+		return nil, nil
+	}
+	l, ok := b.cache.GetLayer(layerKey)
+	if !ok {
+		return nil, nil
+	}
+	commit := layers.CommitOptions{Base: state.id(), Config: &step.Config, CreatedBy: step.History.CreatedBy}
+	if step.Copy != nil {
+		s := *step
+		s.SetContentDigest(l.ContentDigest)
+		commit.CreatedBy = s.History.CreatedBy
+	}
+	if !l.Empty {
+		chain := layers.ChainIDs(append(ex.diffIDs(state.img), l.DiffID))
+		if !b.store.HasBlob(l.Blob) || !b.store.HasLayer(chain[len(chain)-1]) {
+			b.cache.Delete(layerKey)
+			return nil, nil
+		}
+		f, err := b.store.OpenBlob(l.Blob)
+		if err != nil {
+			return nil, nil
+		}
+		defer f.Close()
+		commit.Layer = f
+	}
+	img, err := b.store.Commit(commit)
+	if err != nil {
+		return nil, errorfAt(step.Pos, "%s: reusing a cached layer: %v", step.String(), err)
+	}
+	if !l.Empty && img.DiffIDs[len(img.DiffIDs)-1] != l.DiffID {
+		return nil, errorfAt(step.Pos, "%s: the cached layer %s changed", step.String(), l.DiffID)
+	}
+	b.cache.markImage(img.ID)
+	if err := b.cache.Put(key, img.ID); err != nil {
+		b.log.Warn("writing build cache entry", "err", err)
+	}
+	return img, nil
+}
+
+func (ex *execution) diffIDs(img *layers.Image) []string {
+	if img == nil {
+		return nil
+	}
+	return img.DiffIDs
+}
+
+// layerOf is the layer a step added over parent to make img (Empty when
+// it added none).
+func layerOf(parent, img *layers.Image, contentDigest string) CachedLayer {
+	n := 0
+	if parent != nil {
+		n = len(parent.DiffIDs)
+	}
+	if len(img.DiffIDs) <= n {
+		return CachedLayer{Empty: true, ContentDigest: contentDigest}
+	}
+	l := CachedLayer{DiffID: img.DiffIDs[len(img.DiffIDs)-1], ContentDigest: contentDigest}
+	if m := img.Manifest.Layers; len(m) > 0 {
+		l.Blob = m[len(m)-1].Digest.String()
+	}
+	return l
 }
 
 // run executes one step that missed the cache and commits its image.

@@ -33,8 +33,36 @@ type Cache struct {
 func OpenCache(root string) *Cache { return &Cache{dir: filepath.Join(root, "build-cache")} }
 
 type cacheEntry struct {
-	Image   string    `json:"image"`
-	Created time.Time `json:"created"`
+	Image   string       `json:"image,omitempty"`
+	Layer   *CachedLayer `json:"layer,omitempty"`
+	Created time.Time    `json:"created"`
+}
+
+// CachedLayer is the layer a step made, for its layer key.
+type CachedLayer struct {
+	Empty         bool   `json:"empty,omitempty"` // the step changed no file
+	DiffID        string `json:"diff_id,omitempty"`
+	Blob          string `json:"blob,omitempty"`           // the compressed blob in the store
+	ContentDigest string `json:"content_digest,omitempty"` // COPY/ADD: "file:<hex>" for the history
+}
+
+// GetLayer returns the layer recorded for a layer key.
+func (c *Cache) GetLayer(key string) (CachedLayer, bool) {
+	b, err := os.ReadFile(c.entryPath(key))
+	if err != nil {
+		return CachedLayer{}, false
+	}
+	var e cacheEntry
+	if json.Unmarshal(b, &e) != nil || e.Layer == nil {
+		return CachedLayer{}, false
+	}
+	return *e.Layer, true
+}
+
+// PutLayer records the layer a step made under its layer key.
+func (c *Cache) PutLayer(key string, l CachedLayer) error {
+	b, _ := json.Marshal(cacheEntry{Layer: &l, Created: time.Now().UTC()})
+	return writeFileRename(c.entryPath(key), b)
 }
 
 func keyHex(key string) string { return strings.TrimPrefix(key, "sha256:") }
