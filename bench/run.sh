@@ -2,7 +2,8 @@
 # Whole-process container start: `stack run --rm busybox true` against
 # `crun run` and `runc run` on the same busybox rootfs (both from Debian,
 # installed here when missing) and `unshare ... chroot ROOTFS /bin/true`,
-# interleaved (A B C D A B C D ...), RUNS runs each, medians and ratios.
+# interleaved (every round runs each once, in a random order), RUNS runs
+# each, medians and ratios.
 # Then the peak RSS of a whole `stack run` (/usr/bin/time -v), and 50
 # sequential containers, after which no mount, cgroup or process of theirs
 # may remain. Targets: ≤ 1.3× crun, ≤ 0.7× runc, ≤ 16 MiB. Needs root.
@@ -61,7 +62,9 @@ for i in "${!cmds[@]}"; do # warm-up, and a check that each works
 done
 declare -A times
 for r in $(seq "$RUNS"); do
-	for i in "${!cmds[@]}"; do
+	# Interleaved, in a new random order each round: a tool must not gain
+	# from the kernel state (caches, cgroup locks) the previous one left.
+	for i in $(shuf -e "${!cmds[@]}"); do
 		t0=$EPOCHREALTIME
 		${cmds[$i]} >/dev/null
 		t1=$EPOCHREALTIME

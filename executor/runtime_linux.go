@@ -394,19 +394,27 @@ func SpawnInit(opts *RunOptions, o AttachOptions) (*Early, error) {
 		return nil, err
 	}
 	res.AllowAllDevices = opts.Privileged
-	p, err := spawnInit(container.Namespaces{HostNetwork: opts.Network == "host"}, opts.TTY, o)
-	if err != nil {
-		return nil, err
-	}
 	host, err := cgroups.Detect()
 	if err != nil {
-		p.Abort()
 		return nil, err
 	}
-	cg, err := host.Create("stack/"+opts.ID, res)
-	if err != nil {
-		p.Abort()
-		return nil, err
+	host.Warm()
+	var cg cgroups.Cgroup
+	created := make(chan error, 1)
+	go func() {
+		var err error
+		cg, err = host.Create("stack/"+opts.ID, res)
+		created <- err
+	}()
+	p, err := spawnInit(container.Namespaces{HostNetwork: opts.Network == "host"}, opts.TTY, o)
+	if cerr := <-created; err != nil || cerr != nil {
+		if p != nil {
+			p.Abort()
+		}
+		if cg != nil {
+			cg.Delete()
+		}
+		return nil, errors.Join(err, cerr)
 	}
 	e := &Early{pending: p, id: opts.ID, host: host, cg: cg, done: make(chan struct{})}
 	go func() {
