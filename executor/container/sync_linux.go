@@ -75,7 +75,7 @@ func sendMsg(sock int, m syncMsg, fd int) error {
 
 // recvMsg reads one message; io.EOF-like (nil, nil) at end of stream.
 func recvMsg(sock int) (*syncMsg, *os.File, error) {
-	buf := make([]byte, 64<<10)
+	buf := make([]byte, 8<<10) // messages are small; a big zeroed buffer costs page faults
 	oob := make([]byte, unix.CmsgSpace(4))
 	for {
 		n, oobn, _, _, err := unix.Recvmsg(sock, buf, oob, unix.MSG_CMSG_CLOEXEC)
