@@ -81,23 +81,6 @@ func Decompress(r io.Reader) (io.ReadCloser, Compression, error) {
 	return io.NopCloser(br), c, nil
 }
 
-// hashingReader hashes everything read through it.
-type hashingReader struct {
-	r io.Reader
-	h hash.Hash
-	n int64
-}
-
-func newHashingReader(r io.Reader) *hashingReader { return &hashingReader{r: r, h: sha256.New()} }
-
-func (hr *hashingReader) Read(p []byte) (int, error) {
-	n, err := hr.r.Read(p)
-	hr.h.Write(p[:n])
-	hr.n += int64(n)
-	return n, err
-}
-
-func (hr *hashingReader) digest() string { return "sha256:" + hex.EncodeToString(hr.h.Sum(nil)) }
 
 // Unpack extracts a layer (gzip, zstd or plain tar) into dir, an existing
 // empty directory. OCI whiteouts become overlay whiteouts: `.wh.NAME` a 0:0
@@ -235,11 +218,17 @@ func (a *asyncHashReader) close() {
 	close(a.toHash)
 }
 
-// cleanName makes a tar entry name relative and free of "..": "/a/../../b"
-// becomes "b". The empty string is the layer root.
-func cleanName(n string) string {
-	c := path.Clean("/" + n)
-	return strings.TrimPrefix(c, "/")
+// safeName cleans a tar name; a name that climbs above the root is refused.
+func safeName(n string) (string, error) {
+	c := path.Clean(n)
+	c = strings.TrimPrefix(c, "/")
+	if c == ".." || strings.HasPrefix(c, "../") {
+		return "", fmt.Errorf("%q: %w", n, ErrUnsafePath)
+	}
+	if c == "." {
+		c = ""
+	}
+	return c, nil
 }
 
 const (

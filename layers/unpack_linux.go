@@ -55,8 +55,8 @@ type fileJob struct {
 }
 
 const (
-	deferMax     = 256 << 10 // files up to this size go to the workers
-	unpackWorker = 2
+	deferMax      = 256 << 10 // files up to this size go to the workers
+	unpackWorkers = 2
 )
 
 var jobBufs = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
@@ -64,7 +64,7 @@ var jobBufs = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &
 func (u *unpacker) dispatch(p, rel string, hdr *tar.Header, r io.Reader) error {
 	if u.jobs == nil {
 		u.jobs = make(chan fileJob, 32)
-		for i := 0; i < unpackWorker; i++ {
+		for i := 0; i < unpackWorkers; i++ {
 			go u.worker(u.jobs)
 		}
 	}
@@ -226,19 +226,6 @@ func (u *unpacker) opaqueXattr() string {
 		return "user.overlay.opaque"
 	}
 	return "trusted.overlay.opaque"
-}
-
-// safeName cleans a tar name; a name that climbs above the root is refused.
-func safeName(n string) (string, error) {
-	c := path.Clean(n)
-	c = strings.TrimPrefix(c, "/")
-	if c == ".." || strings.HasPrefix(c, "../") {
-		return "", fmt.Errorf("%q: %w", n, ErrUnsafePath)
-	}
-	if c == "." {
-		c = ""
-	}
-	return c, nil
 }
 
 // resolveDir returns the host path of the directory rel (relative to the

@@ -26,6 +26,7 @@ import (
 	"runtime/pprof"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/stack-dev/stack/layers"
@@ -291,6 +292,7 @@ func benchPull(args []string) error {
 	nl := fs.Int("layers", 5, "layers")
 	mb := fs.Int("mb", 50, "MiB of layer content in all")
 	rssMB := fs.Int("rssmb", 300, "MiB of the one-layer image for the RSS check (0: skip)")
+	dockerd := fs.String("dockerd", "/usr/sbin/dockerd", "dockerd to compare `docker pull` with (empty or missing: skip); it runs with its own data root in the temp dir")
 	runs := fs.Int("runs", 7, "runs of each")
 	fs.Parse(args)
 	stackBin, err := filepath.Abs(*stack)
@@ -317,9 +319,18 @@ func benchPull(args []string) error {
 	if _, err := run(stackBin, "--root", src, "push", "-q", ref); err != nil {
 		return err
 	}
+	var docker []string
+	if _, err := os.Stat(*dockerd); *dockerd != "" && err == nil {
+		d, stopDocker, err := startDockerd(*dockerd, tmp, host)
+		if err != nil {
+			return err
+		}
+		defer stopDocker()
+		docker = d
+	}
 	sv, _ := exec.Command("skopeo", "--version").Output()
 	fmt.Printf("pull: %d layers, %d MiB content, from docker-registry on %s; %s", *nl, *mb, host, sv)
-	var a, b, c []time.Duration
+	var a, b, c, dk []time.Duration
 	var rss []int64
 	for i := 0; i < *runs; i++ {
 		oci := filepath.Join(tmp, "oci")
@@ -351,6 +362,15 @@ func benchPull(args []string) error {
 		}
 		c = append(c, r.d)
 		rss = append(rss, r.maxRSS)
+		if docker != nil {
+			exec.Command(docker[0], append(docker[1:], "rmi", "-f", ref)...).Run()
+			exec.Command("sync").Run()
+			r, err = run(docker[0], append(docker[1:], "pull", "-q", ref)...)
+			if err != nil {
+				return err
+			}
+			dk = append(dk, r.d)
+		}
 	}
 	ma, mbd := median(a), median(b)
 	fmt.Printf("  skopeo copy → oci:  median %v  (runs %v)\n", ma.Round(time.Millisecond), roundAll(a))
@@ -359,6 +379,12 @@ func benchPull(args []string) error {
 	fmt.Printf("  stack pull --unpack: median %v  (runs %v)\n", mc.Round(time.Millisecond), roundAll(c))
 	fmt.Printf("  ratio stack pull/skopeo %.2f (target <= 1.00); with --unpack %.2f; stack pull peak RSS %.1f MiB\n",
 		float64(mbd)/float64(ma), float64(mc)/float64(ma), float64(maxOf(rss))/1024)
+	if dk != nil {
+		md := median(dk)
+		dv, _ := exec.Command(docker[0], append(docker[1:], "version", "-f", "{{.Server.Version}}")...).Output()
+		fmt.Printf("  docker pull (dockerd %s): median %v  (runs %v)\n", strings.TrimSpace(string(dv)), md.Round(time.Millisecond), roundAll(dk))
+		fmt.Printf("  ratio stack pull/docker pull %.2f, stack pull --unpack/docker pull %.2f (target <= 0.30)\n", float64(mbd)/float64(md), float64(mc)/float64(md))
+	}
 	if *rssMB > 0 {
 		big := host + "/bench/big:1"
 		if err := makeImage(src, big, 1, *rssMB); err != nil {
@@ -377,6 +403,49 @@ func benchPull(args []string) error {
 		fmt.Printf("  stack pull of one %d MiB layer: %v, peak RSS %.1f MiB (target <= 64)\n", *rssMB, r.d.Round(time.Millisecond), float64(r.maxRSS)/1024)
 	}
 	return nil
+}
+
+// startDockerd runs dockerd with everything under tmp (data root, exec
+// root, socket), no iptables and no bridge, trusting the plain-HTTP
+// registry; it returns the docker command prefix and a stop function.
+func startDockerd(bin, tmp, registry string) ([]string, func(), error) {
+	dir := filepath.Join(tmp, "docker")
+	os.MkdirAll(dir, 0o700)
+	sock := "unix://" + filepath.Join(dir, "docker.sock")
+	cmd := exec.Command(bin, "--data-root", filepath.Join(dir, "data"), "--exec-root", filepath.Join(dir, "exec"),
+		"--pidfile", filepath.Join(dir, "pid"), "-H", sock, "--iptables=false", "--ip6tables=false", "--bridge=none",
+		"--insecure-registry", registry)
+	logf, _ := os.Create(filepath.Join(dir, "log"))
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		return nil, nil, err
+	}
+	stop := func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+		exec.Command("umount", "-R", filepath.Join(dir, "data")).Run()
+		logf.Close()
+	}
+	client := "/usr/bin/docker"
+	if _, err := os.Stat(client); err != nil {
+		client = "docker"
+	}
+	prefix := []string{client, "-H", sock}
+	for i := 0; i < 100; i++ {
+		if exec.Command(client, "-H", sock, "version").Run() == nil {
+			return prefix, stop, nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	stop()
+	return nil, nil, fmt.Errorf("dockerd did not start; see %s", filepath.Join(dir, "log"))
 }
 
 func maxOf(xs []int64) int64 {
