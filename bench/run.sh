@@ -16,9 +16,13 @@ RUNS=${RUNS:-15}
 here=$(cd "$(dirname "$0")/.." && pwd)
 [ "$(id -u)" = 0 ] || { echo "bench/run.sh: needs root" >&2; exit 1; }
 work=$(mktemp -d /tmp/stack-bench-run.XXXXXX)
-hugetlb_mounted=
+hugetlb_mounted= hugetlb_made=
 cleanup() {
-	[ -n "$hugetlb_mounted" ] && umount /sys/fs/cgroup/hugetlb && rmdir /sys/fs/cgroup/hugetlb
+	if [ -n "$hugetlb_mounted" ]; then
+		rmdir /sys/fs/cgroup/hugetlb/bench 2>/dev/null || true
+		umount /sys/fs/cgroup/hugetlb || echo "bench/run.sh: hugetlb still in use, left mounted" >&2
+	fi
+	[ -n "$hugetlb_made" ] && rmdir /sys/fs/cgroup/hugetlb 2>/dev/null
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -32,8 +36,8 @@ command -v busybox >/dev/null || need+=(busybox-static)
 if [ ${#need[@]} -gt 0 ]; then
 	apt-get install -y "${need[@]}" >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y "${need[@]}" >/dev/null; }
 fi
-if ! [ -d /sys/fs/cgroup/hugetlb ] && [ -d /sys/fs/cgroup/unified ]; then
-	mkdir /sys/fs/cgroup/hugetlb
+if [ -d /sys/fs/cgroup/unified ] && ! mountpoint -q /sys/fs/cgroup/hugetlb; then
+	[ -d /sys/fs/cgroup/hugetlb ] || { mkdir /sys/fs/cgroup/hugetlb && hugetlb_made=1; }
 	mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb
 	hugetlb_mounted=1
 fi
