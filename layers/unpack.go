@@ -81,7 +81,6 @@ func Decompress(r io.Reader) (io.ReadCloser, Compression, error) {
 	return io.NopCloser(br), c, nil
 }
 
-
 // Unpack extracts a layer (gzip, zstd or plain tar) into dir, an existing
 // empty directory. OCI whiteouts become overlay whiteouts: `.wh.NAME` a 0:0
 // character device NAME, `.wh..wh..opq` the opaque xattr on its directory.
