@@ -3,6 +3,7 @@ package build
 import (
 	"archive/tar"
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -115,5 +116,55 @@ func TestInputDigest(t *testing.T) {
 	same("the Dockerfile", false)
 	if !strings.HasPrefix(d0, "sha256:") {
 		t.Errorf("digest %q", d0)
+	}
+}
+
+func TestCopyTarSymlinksStayInTheContext(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "real"), []byte("inside\n"), 0o640)
+	os.Mkdir(filepath.Join(dir, "d"), 0o755)
+	os.WriteFile(filepath.Join(dir, "d", "f"), []byte("f\n"), 0o644)
+	os.Symlink("/real", filepath.Join(dir, "abs"))                 // absolute: the context's /real
+	os.Symlink("../../../../etc/passwd", filepath.Join(dir, "up")) // climbs no higher than the context
+	os.Symlink("d", filepath.Join(dir, "dirlink"))
+	c, err := OpenContext(dir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries := func(cp *CopyStep, paths ...string) (map[string]string, error) {
+		var buf bytes.Buffer
+		if err := copyTar(t.Context(), &buf, nil, cp, contextTree{c}, paths, nil); err != nil {
+			return nil, err
+		}
+		out := map[string]string{}
+		tr := tar.NewReader(&buf)
+		for {
+			h, err := tr.Next()
+			if err != nil {
+				break
+			}
+			data := new(bytes.Buffer)
+			data.ReadFrom(tr)
+			out[h.Name] = fmt.Sprintf("%o %d:%d %s", h.Mode&0o7777, h.Uid, h.Gid, data.String())
+		}
+		return out, nil
+	}
+	got, err := entries(&CopyStep{Dest: "/x"}, "abs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[string]string{"x": "640 0:0 inside\n"}, got); diff != "" {
+		t.Errorf("COPY abs /x (-want +got):\n%s", diff)
+	}
+	if _, err := entries(&CopyStep{Dest: "/x"}, "up"); err == nil {
+		t.Error("a symlink out of the context was followed")
+	}
+	got, err = entries(&CopyStep{Dest: "/app/", Chown: "7:8", Chmod: 0o700, HasChmod: true}, "dirlink")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"app/": "700 7:8 ", "app/f": "700 7:8 f\n"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("COPY --chown=7:8 --chmod=700 dirlink /app/ (-want +got):\n%s", diff)
 	}
 }

@@ -148,7 +148,7 @@ func (ex *execution) imageDigest(img *layers.Image, sources []string) (string, e
 	defer os.Remove(tmp)
 	var digest string
 	err = withMergedView(ex.b.lowers(img), tmp, func(root string) error {
-		t := dirTree{root: root}
+		t := dirTree{dir: root}
 		paths, err := t.match(sources)
 		if err != nil {
 			return err
@@ -219,6 +219,7 @@ func fetchURL(ctx context.Context, src, dir, checksum string) (download, string,
 // srcTree is where COPY reads from: the build context (its ignore file
 // applies; files become root's) or an image's merged rootfs (owners kept).
 type srcTree interface {
+	root() string
 	abs(rel string) string
 	walk(rel string, fn func(rel string, d fs.DirEntry) error) error
 	keepOwner() bool
@@ -226,15 +227,17 @@ type srcTree interface {
 
 type contextTree struct{ c *Context }
 
+func (t contextTree) root() string          { return t.c.dir }
 func (t contextTree) abs(rel string) string { return filepath.Join(t.c.dir, filepath.FromSlash(rel)) }
 func (t contextTree) walk(rel string, fn func(string, fs.DirEntry) error) error {
 	return t.c.walk(rel, fn)
 }
 func (t contextTree) keepOwner() bool { return false }
 
-type dirTree struct{ root string }
+type dirTree struct{ dir string }
 
-func (t dirTree) abs(rel string) string { return filepath.Join(t.root, filepath.FromSlash(rel)) }
+func (t dirTree) root() string          { return t.dir }
+func (t dirTree) abs(rel string) string { return filepath.Join(t.dir, filepath.FromSlash(rel)) }
 func (t dirTree) walk(rel string, fn func(string, fs.DirEntry) error) error {
 	base := t.abs(rel)
 	return filepath.WalkDir(base, func(p string, d fs.DirEntry, err error) error {
@@ -244,7 +247,7 @@ func (t dirTree) walk(rel string, fn func(string, fs.DirEntry) error) error {
 		if p == base {
 			return nil
 		}
-		r, err := filepath.Rel(t.root, p)
+		r, err := filepath.Rel(t.dir, p)
 		if err != nil {
 			return err
 		}
@@ -300,7 +303,7 @@ func (ex *execution) writeCopy(ctx context.Context, w io.Writer, state *stageSta
 		}
 		defer os.Remove(tmp)
 		return withMergedView(src, tmp, func(root string) error {
-			t := dirTree{root: root}
+			t := dirTree{dir: root}
 			paths, err := t.match(step.Copy.Sources)
 			if err != nil {
 				return err
@@ -309,6 +312,51 @@ func (ex *execution) writeCopy(ctx context.Context, w io.Writer, state *stageSta
 		})
 	}
 	return copyTar(ctx, w, lowers, step.Copy, contextTree{ex.ctx}, prep.paths, prep.urls)
+}
+
+// resolveIn resolves the symlinks of rel inside root, as a chroot at root
+// would: absolute targets start again at root, ".." never leaves it.
+func resolveIn(root, rel string) (string, error) {
+	parts := strings.Split(rel, "/")
+	cur := ""
+	for hops := 0; len(parts) > 0; {
+		p := parts[0]
+		parts = parts[1:]
+		switch p {
+		case "", ".":
+			continue
+		case "..":
+			if cur = path.Dir(cur); cur == "." {
+				cur = ""
+			}
+			continue
+		}
+		next := joinName(cur, p)
+		full := filepath.Join(root, filepath.FromSlash(next))
+		fi, err := os.Lstat(full)
+		if err != nil {
+			return "", err
+		}
+		if fi.Mode()&fs.ModeSymlink == 0 {
+			cur = next
+			continue
+		}
+		if hops++; hops > 40 {
+			return "", fmt.Errorf("%s: too many levels of symbolic links", rel)
+		}
+		target, err := os.Readlink(full)
+		if err != nil {
+			return "", err
+		}
+		if path.IsAbs(target) {
+			cur = ""
+		}
+		parts = append(strings.Split(target, "/"), parts...)
+	}
+	if cur == "" {
+		return ".", nil
+	}
+	return cur, nil
 }
 
 // tarCopier writes the entries of a COPY layer.
@@ -339,9 +387,19 @@ func copyTar(ctx context.Context, w io.Writer, lowers []string, cp *CopyStep, tr
 			destIsDir = true
 		}
 	}
+	// A source that is a symlink is followed, inside the tree: an
+	// absolute target is relative to the tree's root, and ".." stops there.
+	resolved := make([]string, len(paths))
+	for i, rel := range paths {
+		r, err := resolveIn(tree.root(), rel)
+		if err != nil {
+			return fmt.Errorf("copying %s: %w", rel, err)
+		}
+		resolved[i] = r
+	}
 	single := n == 1
 	if single && len(paths) == 1 {
-		if fi, err := os.Stat(tree.abs(paths[0])); err == nil && fi.IsDir() {
+		if fi, err := os.Lstat(tree.abs(resolved[0])); err == nil && fi.IsDir() {
 			destIsDir = true // a directory's content goes into dest
 		}
 	}
@@ -362,27 +420,26 @@ func copyTar(ctx context.Context, w io.Writer, lowers []string, cp *CopyStep, tr
 		}
 		return dest
 	}
-	for _, rel := range paths {
+	for i, rel := range paths {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		p := tree.abs(rel)
-		fi, err := os.Stat(p)
+		src := resolved[i]
+		p := tree.abs(src)
+		fi, err := os.Lstat(p)
 		if err != nil {
-			if fi, err = os.Lstat(p); err != nil {
-				return fmt.Errorf("copying %s: %w", rel, err)
-			}
+			return fmt.Errorf("copying %s: %w", rel, err)
 		}
 		if fi.IsDir() {
 			if err := c.dir(dest, fi, tree.keepOwner(), lowers); err != nil {
 				return err
 			}
-			err := tree.walk(rel, func(sub string, d fs.DirEntry) error {
+			err := tree.walk(src, func(sub string, d fs.DirEntry) error {
 				name := sub
-				if rel != "." {
-					name = strings.TrimPrefix(sub, rel+"/")
+				if src != "." {
+					name = strings.TrimPrefix(sub, src+"/")
 				}
-				return c.file(tree.abs(sub), joinName(dest, name), tree.keepOwner(), false)
+				return c.file(tree.abs(sub), joinName(dest, name), tree.keepOwner())
 			})
 			if err != nil {
 				return fmt.Errorf("copying %s: %w", rel, err)
@@ -398,7 +455,7 @@ func copyTar(ctx context.Context, w io.Writer, lowers []string, cp *CopyStep, tr
 				continue
 			}
 		}
-		if err := c.file(p, target(path.Base(rel)), tree.keepOwner(), true); err != nil {
+		if err := c.file(p, target(path.Base(rel)), tree.keepOwner()); err != nil {
 			return err
 		}
 	}
@@ -520,17 +577,11 @@ func (c *tarCopier) dir(dest string, fi fs.FileInfo, keep bool, lowers []string)
 	return c.write(hdr, nil)
 }
 
-// file writes one file, directory, symlink or device; follow makes a
-// symlink source copy what it points to (the top-level source only).
-func (c *tarCopier) file(p, name string, keep, follow bool) error {
+// file writes one file, directory, symlink or device.
+func (c *tarCopier) file(p, name string, keep bool) error {
 	fi, err := os.Lstat(p)
 	if err != nil {
 		return err
-	}
-	if follow && fi.Mode()&fs.ModeSymlink != 0 {
-		if st, err := os.Stat(p); err == nil {
-			fi = st
-		}
 	}
 	link := ""
 	if fi.Mode()&fs.ModeSymlink != 0 {
