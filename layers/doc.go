@@ -34,8 +34,10 @@
 // Remove refuses (ErrInUse) to delete an image named by either file unless
 // forced, and then only untags it.
 //
-// PrepareRootfs unpacks any layer not unpacked yet (a pull stores
-// compressed blobs only, unless RegistryOptions.Unpack).
+// Pull unpacks every layer by default. After a lazy pull
+// (RegistryOptions.Lazy, `stack pull --no-unpack`) only the compressed
+// blobs are stored: call s.UnpackImage(ref) before using LayerDir paths
+// yourself; PrepareRootfs does it.
 //
 // # API for commit and build
 //

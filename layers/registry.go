@@ -101,11 +101,11 @@ type RegistryOptions struct {
 	Jobs int
 	// Platform picks from a multi-arch index (default linux/<host arch>).
 	Platform *v1.Platform
-	// Unpack makes Pull unpack every layer (and check its diffID) as it
-	// streams in. Without it Pull stores the compressed blobs only, as
-	// skopeo does, and layers are unpacked when a container first uses the
-	// image (PrepareRootfs, UnpackImage).
-	Unpack bool
+	// Lazy makes Pull store the compressed blobs only, as skopeo copy
+	// does; the layers are unpacked (and their diffIDs checked) later by
+	// UnpackImage or PrepareRootfs. By default Pull unpacks every layer as
+	// it streams in, so the image's LayerDirs are ready when Pull returns.
+	Lazy bool
 	// Transport replaces the base HTTP transport (tests); TLS and the
 	// plain-HTTP rule still apply.
 	Transport http.RoundTripper
@@ -322,7 +322,7 @@ func (s *Store) pullFrom(ctx context.Context, cfg Config, src source, r Referenc
 	}
 	chains := ChainIDs(diffIDs)
 	present := func(i int) bool {
-		return s.HasBlob(m.Layers[i].Digest.String()) && (!o.Unpack || s.HasLayer(chains[i]))
+		return s.HasBlob(m.Layers[i].Digest.String()) && (o.Lazy || s.HasLayer(chains[i]))
 	}
 	var total int64
 	for i, l := range m.Layers {
@@ -365,7 +365,7 @@ func (s *Store) pullFrom(ctx context.Context, cfg Config, src source, r Referenc
 			}
 			defer rc.Close()
 			pr := &progressReader{r: rc, total: l.Size, id: id, report: report}
-			if err := s.storeLayer(pr, l.Digest.String(), diffIDs[i], chains[i], parent, o.Unpack); err != nil {
+			if err := s.storeLayer(pr, l.Digest.String(), diffIDs[i], chains[i], parent, !o.Lazy); err != nil {
 				return fmt.Errorf("layer %s: %w", l.Digest, err)
 			}
 			report(ProgressEvent{ID: id, Status: "Pull complete", Current: l.Size, Total: l.Size})

@@ -99,7 +99,7 @@ func TestPushPullInMemory(t *testing.T) {
 	}
 	dst := insecureStore(t, host)
 	var ev events
-	got, err := dst.Pull(ctx, ref, RegistryOptions{Progress: ev.fn})
+	got, err := dst.Pull(ctx, ref, RegistryOptions{Progress: ev.fn, Lazy: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,9 +112,9 @@ func TestPushPullInMemory(t *testing.T) {
 	if len(got.RepoDigests) != 1 || got.RepoDigests[0] != host+"/test/img@"+img.Digest {
 		t.Fatalf("repo digests %v", got.RepoDigests)
 	}
-	// Pulled, not unpacked: the first rootfs unpacks.
+	// Pulled lazily, not unpacked: the first rootfs unpacks.
 	if dst.HasLayer(got.ChainIDs[0]) {
-		t.Fatal("layer unpacked without RegistryOptions.Unpack")
+		t.Fatal("layer unpacked by a lazy pull")
 	}
 	if _, err := dst.PrepareRootfs(ref, "c1"); err != nil {
 		t.Fatal(err)
@@ -122,9 +122,9 @@ func TestPushPullInMemory(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(dst.LayerDir(got.ChainIDs[2]), "c")); string(b) != "c" {
 		t.Fatal("layer not unpacked")
 	}
-	// With Unpack the pull unpacks as it streams.
+	// By default the pull unpacks as it streams.
 	eager := insecureStore(t, host)
-	if _, err := eager.Pull(ctx, ref, RegistryOptions{Unpack: true}); err != nil {
+	if _, err := eager.Pull(ctx, ref, RegistryOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	for _, ch := range got.ChainIDs {
@@ -134,7 +134,7 @@ func TestPushPullInMemory(t *testing.T) {
 	}
 	// Again: nothing is fetched.
 	var ev2 events
-	if _, err := dst.Pull(ctx, ref, RegistryOptions{Progress: ev2.fn}); err != nil {
+	if _, err := dst.Pull(ctx, ref, RegistryOptions{Progress: ev2.fn, Lazy: true}); err != nil {
 		t.Fatal(err)
 	}
 	if ev2.count("Already exists") != 3 || ev2.count("Pull complete") != 0 {
@@ -300,7 +300,7 @@ func TestCorruptBlobAfterPull(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := insecureStore(t, host)
-	if _, err := s.Pull(context.Background(), ref, RegistryOptions{}); err != nil {
+	if _, err := s.Pull(context.Background(), ref, RegistryOptions{Lazy: true}); err != nil {
 		t.Fatal(err)
 	}
 	p := s.blobPath(img.Manifest.Layers[0].Digest.String())

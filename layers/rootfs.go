@@ -91,7 +91,7 @@ func (s *Store) PrepareRootfs(imageRef, containerID string) (Rootfs, error) {
 }
 
 // UnpackImage unpacks every layer of the image ref names that is not
-// unpacked yet (after a pull without RegistryOptions.Unpack), checking
+// unpacked yet (after a pull with RegistryOptions.Lazy), checking
 // each diffID. PrepareRootfs does it too.
 func (s *Store) UnpackImage(ref string) error {
 	unlock, err := s.ingest()

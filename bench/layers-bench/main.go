@@ -356,7 +356,7 @@ func benchPull(args []string) error {
 		b = append(b, r.d)
 		rss = append(rss, r.maxRSS)
 		fresh()
-		r, err = run(stackBin, "--root", root, "pull", "-q", "--unpack", ref)
+		r, err = run(stackBin, "--root", root, "pull", "-q", "--no-unpack", ref)
 		if err != nil {
 			return err
 		}
@@ -373,17 +373,17 @@ func benchPull(args []string) error {
 		}
 	}
 	ma, mbd := median(a), median(b)
-	fmt.Printf("  skopeo copy → oci:  median %v  (runs %v)\n", ma.Round(time.Millisecond), roundAll(a))
-	fmt.Printf("  stack pull:         median %v  (runs %v)\n", mbd.Round(time.Millisecond), roundAll(b))
+	fmt.Printf("  skopeo copy → oci:      median %v  (runs %v)\n", ma.Round(time.Millisecond), roundAll(a))
+	fmt.Printf("  stack pull:             median %v  (runs %v)\n", mbd.Round(time.Millisecond), roundAll(b))
 	mc := median(c)
-	fmt.Printf("  stack pull --unpack: median %v  (runs %v)\n", mc.Round(time.Millisecond), roundAll(c))
-	fmt.Printf("  ratio stack pull/skopeo %.2f (target <= 1.00); with --unpack %.2f; stack pull peak RSS %.1f MiB\n",
+	fmt.Printf("  stack pull --no-unpack: median %v  (runs %v)\n", mc.Round(time.Millisecond), roundAll(c))
+	fmt.Printf("  ratio stack pull/skopeo %.2f, stack pull --no-unpack/skopeo %.2f (target <= 1.00); stack pull peak RSS %.1f MiB\n",
 		float64(mbd)/float64(ma), float64(mc)/float64(ma), float64(maxOf(rss))/1024)
 	if dk != nil {
 		md := median(dk)
 		dv, _ := exec.Command(docker[0], append(docker[1:], "version", "-f", "{{.Server.Version}}")...).Output()
 		fmt.Printf("  docker pull (dockerd %s): median %v  (runs %v)\n", strings.TrimSpace(string(dv)), md.Round(time.Millisecond), roundAll(dk))
-		fmt.Printf("  ratio stack pull/docker pull %.2f, stack pull --unpack/docker pull %.2f (target <= 0.30)\n", float64(mbd)/float64(md), float64(mc)/float64(md))
+		fmt.Printf("  ratio stack pull/docker pull %.2f, stack pull --no-unpack/docker pull %.2f (target <= 0.30)\n", float64(mbd)/float64(md), float64(mc)/float64(md))
 	}
 	if *rssMB > 0 {
 		big := host + "/bench/big:1"

@@ -14,8 +14,8 @@ import (
 )
 
 type pullOptions struct {
-	quiet  bool
-	unpack bool
+	quiet    bool
+	noUnpack bool
 }
 
 func init() { registerCommand(newPullCommand) }
@@ -27,15 +27,15 @@ func newPullCommand() *cobra.Command {
 		Short: "Pull an image from a registry",
 		Long: `Pull an image from a registry. Credentials come from the docker config.json
 ($DOCKER_CONFIG or ~/.docker); insecure-registries and registry-mirrors from
-<root>/config.json (see docs/images.md). Layers are stored compressed and
-unpacked when a container first uses the image, or now with --unpack.`,
+<root>/config.json (see docs/images.md). Layers are unpacked as they stream
+in; --no-unpack stores only the compressed layers.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runPull(cmd, opts, args[0])
 		},
 	}
 	cmd.Flags().BoolVarP(&opts.quiet, "quiet", "q", false, "print only the image ID")
-	cmd.Flags().BoolVar(&opts.unpack, "unpack", false, "unpack the layers now (default: when a container first uses the image)")
+	cmd.Flags().BoolVar(&opts.noUnpack, "no-unpack", false, "store the compressed layers only, as skopeo copy does (unpacked later, when a container is prepared from the image)")
 	return cmd
 }
 
@@ -45,7 +45,7 @@ func runPull(cmd *cobra.Command, opts pullOptions, ref string) error {
 		return err
 	}
 	p := newProgress(cmd.ErrOrStderr(), opts.quiet, "pulling")
-	img, err := store.Pull(cmd.Context(), ref, layers.RegistryOptions{Progress: p.event, Unpack: opts.unpack})
+	img, err := store.Pull(cmd.Context(), ref, layers.RegistryOptions{Progress: p.event, Lazy: opts.noUnpack})
 	p.finish()
 	if err != nil {
 		return err
