@@ -170,9 +170,16 @@ func lockShared(path string) (func(), error) {
 	return func() { f.Close() }, nil
 }
 
-// writeRecord writes config.json into a directory nobody reads yet.
+// writeRecord writes config.json into a directory nobody reads yet. The
+// default seccomp program is left out (it is most of the record's size, and
+// every block freed on this host's disk costs a discard at removal):
+// LoadContainer takes it from the cache again.
 func writeRecord(dir string, c *Container, sync bool) error {
-	b, err := jsonMarshal(c)
+	rec := *c
+	if rec.SeccompProfile == "" {
+		rec.Runtime.Process.Seccomp = nil
+	}
+	b, err := jsonMarshal(&rec)
 	if err != nil {
 		return err
 	}
@@ -503,6 +510,11 @@ func LoadContainer(root, ref string) (*Container, *container.State, error) {
 	var c Container
 	if err := jsonUnmarshal(b, &c); err != nil {
 		return nil, nil, fmt.Errorf("reading container %s: %w", id, err)
+	}
+	if c.SeccompProfile == "" && c.Runtime.Process.Seccomp == nil {
+		if err := compileSeccomp(root, &c); err != nil {
+			return nil, nil, fmt.Errorf("reading container %s: %w", id, err)
+		}
 	}
 	st, err := container.ReadState(dir)
 	if errors.Is(err, fs.ErrNotExist) {

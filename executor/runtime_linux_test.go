@@ -239,6 +239,17 @@ func TestRunExec(t *testing.T) {
 	if err != nil || len(pids) != 1 || pids[0] != r.Task.Pid {
 		t.Fatalf("cgroup processes after exec: %v, %v (want only %d)", pids, err, r.Task.Pid)
 	}
+	// The exec'd process has the container's seccomp program and
+	// capabilities (the record keeps the program in the cache only).
+	out.Reset()
+	task, err = ExecContainer(root, "ex", ExecOptions{Args: []string{"sh", "-c", "grep -E '^(Seccomp|NoNewPrivs|CapEff):' /proc/self/status"}, Stdout: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	task.Wait()
+	if want := "CapEff:\t00000000a80425fb\nNoNewPrivs:\t1\nSeccomp:\t2\n"; out.String() != want {
+		t.Fatalf("exec security: got %q, want %q", out.String(), want)
+	}
 	_, err = ExecContainer(root, "ex", ExecOptions{Args: []string{"nosuch"}})
 	var ie *container.InitError
 	if !errors.As(err, &ie) || ie.Code != 127 {
