@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -39,8 +40,9 @@ type BuildRunner struct {
 	// own); "" is this process's.
 	HostNetNS string
 
-	mu  sync.Mutex
-	net *netplan.Manager // opened on the first RUN on the default network
+	mu        sync.Mutex
+	net       *netplan.Manager // opened on the first RUN on the default network
+	detaching sync.WaitGroup
 }
 
 // BuildNetwork is the bridge network of build steps on the "default"
@@ -59,8 +61,10 @@ func NewBuildRunner(root string, log *slog.Logger) *BuildRunner {
 	return &BuildRunner{root: root, log: log}
 }
 
-// Close releases the build network's handle, if one was opened.
+// Close waits for the build containers' endpoints to be released and
+// releases the build network's handle, if one was opened.
 func (r *BuildRunner) Close() error {
+	r.detaching.Wait()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.net == nil {
@@ -179,14 +183,25 @@ func (r *BuildRunner) Run(ctx context.Context, spec build.RunSpec) (int, error) 
 			if err := loopbackUp(pid); err != nil {
 				return err
 			}
+			t0 := time.Now()
 			_, err := bridge.Attach(ctx, netplan.AttachConfig{ContainerID: id, Name: "build-" + id[:12],
 				Network: BuildNetwork, NetNS: netplan.NetNS{Pid: pid}})
+			r.log.Debug("build container attached", "network", BuildNetwork, "took", time.Since(t0))
 			return err
 		}
+		// Detaching waits for the kernel to delete the veth (RCU grace
+		// periods: tens of milliseconds): it runs in the background, while
+		// the step's layer is committed; Close waits for it.
 		defer func() {
-			if err := bridge.DetachAll(context.WithoutCancel(ctx), id); err != nil {
-				r.log.Warn("detaching a build container", "id", id, "err", err)
-			}
+			r.detaching.Add(1)
+			go func() {
+				defer r.detaching.Done()
+				t0 := time.Now()
+				if err := bridge.DetachAll(context.WithoutCancel(ctx), id); err != nil {
+					r.log.Warn("detaching a build container", "id", id, "err", err)
+				}
+				r.log.Debug("build container detached", "took", time.Since(t0))
+			}()
 		}()
 	case !hostNet:
 		so.OnCreate = loopbackUp // "none": loopback only, and up, as docker
