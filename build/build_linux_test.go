@@ -366,6 +366,11 @@ ADD http://` + ln.Addr().String() + `/files/remote.txt /opt/
 COPY --chmod=0750 <<EOF /opt/script
 echo inline
 EOF
+RUN <<EOF
+#!/bin/sh
+echo heredoc > /opt/heredoc
+EOF
+RUN ["/bin/sh", "-c", "echo exec > /opt/exec"]
 RUN true
 `})
 	b := build.NewBuilder(store, executor.NewBuildRunner(root, nil), nil)
@@ -373,8 +378,8 @@ RUN true
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := runShell(t, root, "wh", "ls /keep; test -e /keep/gone && echo GONE-PRESENT; test -e /home && echo HOME-PRESENT; cat /opt/pkg/one /opt/pkg/two /opt/remote.txt; stat -c '%a %n' /opt/remote.txt /opt/script; sh /opt/script")
-	want := "stays\n1\n2\ndownloaded\n600 /opt/remote.txt\n750 /opt/script\ninline\n"
+	out := runShell(t, root, "wh", "ls /keep; test -e /keep/gone && echo GONE-PRESENT; test -e /home && echo HOME-PRESENT; cat /opt/pkg/one /opt/pkg/two /opt/remote.txt; stat -c '%a %n' /opt/remote.txt /opt/script; sh /opt/script; cat /opt/heredoc /opt/exec")
+	want := "stays\n1\n2\ndownloaded\n600 /opt/remote.txt\n750 /opt/script\ninline\nheredoc\nexec\n"
 	if out != want {
 		t.Errorf("image content:\n%s\nwant:\n%s", out, want)
 	}
