@@ -55,7 +55,7 @@ type fileJob struct {
 }
 
 const (
-	deferMax      = 256 << 10 // files up to this size go to the workers
+	deferMax      = 128 << 10 // files up to this size go to the workers (memory: queue × this)
 	unpackWorkers = 2
 )
 
@@ -63,7 +63,7 @@ var jobBufs = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &
 
 func (u *unpacker) dispatch(p, rel string, hdr *tar.Header, r io.Reader) error {
 	if u.jobs == nil {
-		u.jobs = make(chan fileJob, 32)
+		u.jobs = make(chan fileJob, 16)
 		for i := 0; i < unpackWorkers; i++ {
 			go u.worker(u.jobs)
 		}
