@@ -484,13 +484,23 @@ func (r *Running) finish(es container.ExitStatus) error {
 	if n, err := r.cg.OOMKills(); err == nil && n > 0 {
 		st.OOMKilled = true
 	}
-	if err := r.cg.Delete(); err != nil {
-		r.log.Warn("removing cgroup", "container", r.Container.ID, "err", err)
-	}
-	r.log.Debug("cgroup removed", "took", time.Since(t0))
 	st.Pid, st.PidStart, st.Supervisor, st.SupervisorStart = 0, 0, 0, 0
 	if r.Container.AutoRemove {
-		return removeFiles(r.root, r.Container)
+		// The cgroup and the files go side by side: both wait on the
+		// kernel (rmdir of cgroups, unlink and discard on disk).
+		cgDone := make(chan struct{})
+		go func() {
+			defer close(cgDone)
+			if err := r.cg.Delete(); err != nil {
+				r.log.Warn("removing cgroup", "container", r.Container.ID, "err", err)
+			}
+		}()
+		err := removeFiles(r.root, r.Container)
+		<-cgDone
+		return err
+	}
+	if err := r.cg.Delete(); err != nil {
+		r.log.Warn("removing cgroup", "container", r.Container.ID, "err", err)
 	}
 	st.Cgroups = nil
 	return container.WriteState(containerDir(r.root, r.Container.ID), st, true)
