@@ -529,10 +529,17 @@ func TestBuildNetworkNoneHasLoopback(t *testing.T) {
 	testenv.RequirePrivileged(t)
 	root, store := busyboxStore(t)
 	ctxDir := t.TempDir()
-	writeFiles(t, ctxDir, map[string]string{"Dockerfile": "FROM busybox\nRUN ip addr show lo | grep -q 'inet 127.0.0.1' && ip link show lo | grep -q UP && ! ip link show eth0\n"})
+	writeFiles(t, ctxDir, map[string]string{"Dockerfile": "FROM busybox\nRUN ip addr show lo | grep -q 'inet 127.0.0.1' && ip link show lo | grep -q UP && ! ip link show eth0\n" +
+		"USER app\nWORKDIR /home/app\nRUN test $(id -u) = 1000 && test $(pwd) = /home/app && touch /tmp/ok\n"})
 	b := build.NewBuilder(store, executor.NewBuildRunner(root, nil), nil)
-	if _, err := b.Build(context.Background(), build.Options{ContextDir: ctxDir, Network: "none"}); err != nil {
+	res, err := b.Build(context.Background(), build.Options{ContextDir: ctxDir, Network: "none"})
+	if err != nil {
 		t.Fatal(err)
+	}
+	// The steps' images but the result are intermediate.
+	inter := build.IntermediateImages(root)
+	if len(inter) != 3 || inter[res.ImageID] {
+		t.Errorf("intermediate images: %v (result %s)", inter, res.ImageID)
 	}
 }
 

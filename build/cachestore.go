@@ -142,6 +142,21 @@ func (c *Cache) markResult(id string) {
 	_ = writeFileRename(filepath.Join(c.dir, "results", keyHex(id)), nil)
 }
 
+// IntermediateImages returns the IDs of the images build steps committed
+// that no build returned: what `stack images` may hide, as docker hides
+// its classic builder's intermediate images without -a.
+func IntermediateImages(root string) map[string]bool {
+	c := OpenCache(root)
+	out := map[string]bool{}
+	marked, _ := os.ReadDir(filepath.Join(c.dir, "images"))
+	for _, m := range marked {
+		if _, err := os.Stat(filepath.Join(c.dir, "results", m.Name())); err != nil {
+			out["sha256:"+m.Name()] = true
+		}
+	}
+	return out
+}
+
 // PruneReport says what Prune did.
 type PruneReport struct {
 	Entries int      // cache entries removed
