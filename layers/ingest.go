@@ -226,7 +226,7 @@ func (s *Store) storeLayer(r io.Reader, digest, diffID, chainID, parent string, 
 		if haveBlob {
 			return nil
 		}
-		_, _, err := s.WriteBlob(r, digest)
+		_, _, err := s.writeBlob(r, digest)
 		return err
 	}
 	switch {
@@ -240,7 +240,7 @@ func (s *Store) storeLayer(r io.Reader, digest, diffID, chainID, parent string, 
 		defer f.Close()
 		return s.unpackLayer(chainID, parent, diffID, f)
 	case haveLayer:
-		_, _, err := s.WriteBlob(r, digest)
+		_, _, err := s.writeBlob(r, digest)
 		return err
 	}
 	if err := validDigest(digest); err != nil {

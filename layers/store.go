@@ -164,10 +164,10 @@ func digestOf(b []byte) string {
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
-// WriteBlob stores r as a blob. If want is not empty the content must hash to
+// writeBlob stores r as a blob (the caller holds the ingest lock). If want is not empty the content must hash to
 // it, or nothing is stored and the error wraps ErrDigestMismatch. It returns
 // the digest and size. The blob appears under its name only once complete.
-func (s *Store) WriteBlob(r io.Reader, want string) (string, int64, error) {
+func (s *Store) writeBlob(r io.Reader, want string) (string, int64, error) {
 	if want != "" {
 		if err := validDigest(want); err != nil {
 			return "", 0, err
