@@ -731,6 +731,19 @@ type ExecOptions struct {
 	Logger      *slog.Logger
 }
 
+// Early is a container start begun before its record exists: the init
+// process, waiting for its config, and (in the background) its cgroup,
+// with the init moved into it. A cgroup v1 migration waits for an RCU
+// grace period, milliseconds that overlap with CreateContainer this way.
+type Early struct {
+	pending *container.Pending
+	id      string
+	done    chan struct{}
+	host    *cgroups.Host
+	cg      cgroups.Cgroup
+	err     error // of the Enter
+}
+
 func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

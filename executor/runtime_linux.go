@@ -376,19 +376,6 @@ func StartContainer(root string, c *Container, o AttachOptions) (*Running, error
 	return &Running{Container: c, Task: task, State: st, root: root, cg: cg, log: log}, nil
 }
 
-// Early is a container start begun before its record exists: the init
-// process, waiting for its config, and (in the background) its cgroup,
-// with the init moved into it. A cgroup v1 migration waits for an RCU
-// grace period, milliseconds that overlap with CreateContainer this way.
-type Early struct {
-	pending *container.Pending
-	id      string
-	done    chan struct{}
-	host    *cgroups.Host
-	cg      cgroups.Cgroup
-	err     error // of the Enter
-}
-
 // SpawnInit begins the start of the container that `stack run` is about to
 // create with opts (it sets opts.ID): pass the result to StartContainer in
 // AttachOptions.Early, or Abort it when the creation fails.

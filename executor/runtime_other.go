@@ -38,3 +38,12 @@ func RemoveContainer(root, ref string, force, volumes bool) error { return error
 func ExecContainer(root, ref string, o ExecOptions) (*container.Task, error) {
 	return nil, errors.ErrUnsupported
 }
+
+// SpawnInit is Linux-only.
+func SpawnInit(opts *RunOptions, o AttachOptions) (*Early, error) { return nil, errors.ErrUnsupported }
+
+// Abort is Linux-only.
+func (e *Early) Abort() {}
+
+// IsRunning is Linux-only.
+func IsRunning(st *container.State) (initAlive, supervisorAlive bool) { return false, false }
