@@ -571,7 +571,9 @@ func TestBuildNetworkDefault(t *testing.T) {
 	if _, err := b.Build(context.Background(), build.Options{ContextDir: ctxDir, Tags: []string{"net"}, Progress: ev.add}); err != nil {
 		t.Fatal(err)
 	}
-	// Each step got its own endpoint, released after it.
+	// Each step got its own endpoint, released after it (Close waits for
+	// the releases, which run in the background).
+	runner.Close()
 	m, err := netplan.Open(root, netplan.Options{HostNetNS: hostNS})
 	if err != nil {
 		t.Fatal(err)

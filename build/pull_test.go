@@ -4,6 +4,8 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"io"
+	"log"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -19,7 +21,7 @@ import (
 // TestBuildPull: a base missing from the store is an error naming it;
 // with Pull it comes from its registry (an in-memory one on 127.0.0.1).
 func TestBuildPull(t *testing.T) {
-	srv := httptest.NewServer(registry.New())
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
 	defer srv.Close()
 	host := strings.TrimPrefix(srv.URL, "http://")
 	insecure := []byte(`{"insecure-registries":["` + host + `"]}`)
