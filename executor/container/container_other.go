@@ -29,3 +29,22 @@ func ProcessStartTime(pid int) (uint64, error) { return 0, errors.ErrUnsupported
 
 // Alive is Linux-only.
 func Alive(pid int, start uint64) bool { return false }
+
+// Pending is Linux-only.
+type Pending struct{}
+
+// Spawn is Linux-only.
+func Spawn(ns Namespaces, terminal bool, pdeathsig int, o StartOptions) (*Pending, error) {
+	return nil, errors.ErrUnsupported
+}
+
+// Pid is Linux-only.
+func (p *Pending) Pid() int { return 0 }
+
+// Start is Linux-only.
+func (p *Pending) Start(cfg *Config, cg Joiner, onCreate func(pid int) error) (*Task, error) {
+	return nil, errors.ErrUnsupported
+}
+
+// Abort is Linux-only.
+func (p *Pending) Abort() {}
