@@ -386,7 +386,7 @@ func (s *Store) Remove(ref string, force bool) (RemoveResult, error) {
 		}
 		sort.Strings(tags)
 		byTag := false
-		if r, err := ParseReference(ref); err == nil && r.Digest == "" && d.Tags[r.String()] == md && !hexPrefix.MatchString(ref) {
+		if r, err := ParseReference(ref); err == nil && r.Digest == "" && d.Tags[r.String()] == md && !isIDRef(d, ref) {
 			byTag = true
 			if len(tags) > 1 {
 				delete(d.Tags, r.String())
@@ -424,6 +424,22 @@ func (s *Store) Remove(ref string, force bool) (RemoveResult, error) {
 	}
 	_, err = s.GC()
 	return res, err
+}
+
+// isIDRef reports whether ref names an image by (a prefix of) its ID.
+func isIDRef(d *db, ref string) bool {
+	if strings.HasPrefix(ref, "sha256:") {
+		return true
+	}
+	if !hexPrefix.MatchString(ref) {
+		return false
+	}
+	for _, rec := range d.Images {
+		if strings.HasPrefix(strings.TrimPrefix(rec.ID, "sha256:"), ref) {
+			return true
+		}
+	}
+	return false
 }
 
 func short(id string) string {

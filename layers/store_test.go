@@ -244,3 +244,18 @@ func TestPartialLayerNotTrusted(t *testing.T) {
 		t.Fatalf("f = %q", b)
 	}
 }
+
+func TestHexLookingTag(t *testing.T) {
+	s := openTestStore(t)
+	importTar(t, s, "beef", mkTar(t, tent{name: "f", body: "x"}))
+	if err := s.Tag("beef", "beef:2"); err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.Remove("beef", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Deleted) != 0 || len(res.Untagged) != 1 {
+		t.Fatalf("%+v", res)
+	}
+}
