@@ -55,7 +55,9 @@ func TestLegacyReal(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer cmd.Wait()
+	waited := make(chan struct{})
+	go func() { cmd.Wait(); close(waited) }() // reaped, so the cgroup empties
+	defer func() { cmd.Process.Kill(); <-waited }()
 	if err := cg.Enter(cmd.Process.Pid); err != nil {
 		cmd.Process.Kill()
 		t.Fatal(err)
@@ -73,7 +75,6 @@ func TestLegacyReal(t *testing.T) {
 	if n, err := cg.OOMKills(); err != nil || n != 0 {
 		t.Fatalf("OOMKills = %d, %v", n, err)
 	}
-	go cmd.Wait() // reap, so the cgroup empties
 	if err := Open(paths).Delete(); err != nil {
 		t.Fatal(err)
 	}
