@@ -694,8 +694,8 @@ type AttachOptions struct {
 	Stdin          io.Reader // nil: /dev/null (docker without -i)
 	Stdout, Stderr io.Writer
 	// Foreground ties the container to the calling process: it is killed
-	// when the caller dies (PR_SET_PDEATHSIG), and the caller is recorded
-	// as its supervisor.
+	// when the caller dies (PR_SET_PDEATHSIG). Either way the caller is
+	// recorded as the container's supervisor (State.Supervisor).
 	Foreground bool
 	// Network wires the container's network namespace (pid is its init);
 	// nil for none and host.

@@ -346,9 +346,11 @@ func StartContainer(root string, c *Container, o AttachOptions) (*Running, error
 	}
 	if o.Foreground {
 		cfg.ParentDeathSignal = pdeathsig(o)
-		st.Supervisor = os.Getpid()
-		st.SupervisorStart, _ = container.ProcessStartTime(st.Supervisor)
 	}
+	// The caller waits for the container (Running.Wait): it is the
+	// supervisor, whose death `stack rm` and `stack ps` can tell.
+	st.Supervisor = os.Getpid()
+	st.SupervisorStart, _ = container.ProcessStartTime(st.Supervisor)
 	var pending *container.Pending
 	if o.Early != nil {
 		pending = o.Early.pending
