@@ -168,3 +168,26 @@ func TestCopyTarSymlinksStayInTheContext(t *testing.T) {
 		t.Errorf("COPY --chown=7:8 --chmod=700 dirlink /app/ (-want +got):\n%s", diff)
 	}
 }
+
+func TestDigestFollowsSourceSymlinks(t *testing.T) {
+	dir := t.TempDir()
+	os.Mkdir(filepath.Join(dir, "d"), 0o755)
+	os.WriteFile(filepath.Join(dir, "d", "f"), []byte("1"), 0o644)
+	os.Symlink("d", filepath.Join(dir, "link"))
+	c, err := OpenContext(dir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d1, err := digestResolved(c, []string{"link"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "d", "f"), []byte("2"), 0o644)
+	d2, err := digestResolved(c, []string{"link"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d1 == d2 || !strings.HasPrefix(d1, "dir:") {
+		t.Errorf("digests %s and %s: a change behind a symlinked source must show", d1, d2)
+	}
+}

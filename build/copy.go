@@ -110,7 +110,7 @@ func (ex *execution) contentDigest(ctx context.Context, step *Step) (string, *pr
 			return "", nil, fmt.Errorf("%s %w", step.Cmd, err)
 		}
 		prep.paths = paths
-		d, err := ex.ctx.Digest(paths)
+		d, err := digestResolved(ex.ctx, paths)
 		if err != nil {
 			prep.cleanup()
 			return "", nil, err
@@ -153,7 +153,7 @@ func (ex *execution) imageDigest(img *layers.Image, sources []string) (string, e
 		if err != nil {
 			return err
 		}
-		digest, err = (&Context{dir: root}).Digest(paths)
+		digest, err = digestResolved(&Context{dir: root}, paths)
 		return err
 	})
 	if err != nil {
@@ -163,6 +163,31 @@ func (ex *execution) imageDigest(img *layers.Image, sources []string) (string, e
 		ex.b.log.Warn("remembering a digest", "err", err)
 	}
 	return digest, nil
+}
+
+// digestResolved digests the paths COPY reads: a source that is a symlink
+// counts as what it points to (COPY follows it), names staying the
+// source's.
+func digestResolved(c *Context, paths []string) (string, error) {
+	resolved := make([]string, len(paths))
+	for i, p := range paths {
+		r, err := resolveIn(c.dir, p)
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", p, err)
+		}
+		resolved[i] = r
+	}
+	d, err := c.Digest(resolved)
+	if err != nil {
+		return "", err
+	}
+	// The names matter too: the same content copied under another name
+	// is another layer.
+	if fmt.Sprint(resolved) != fmt.Sprint(paths) {
+		kind, sum, _ := strings.Cut(d, ":")
+		d = kind + ":" + hashHex(append([]string{sum}, paths...)...)
+	}
+	return d, nil
 }
 
 // fetchURL downloads an ADD source into dir and returns it with the hex
