@@ -767,3 +767,48 @@ func TestBuildLayerKeySurvivesConfigChange(t *testing.T) {
 		t.Errorf("v2: %q", out)
 	}
 }
+
+func TestBuildStaleCacheEntries(t *testing.T) {
+	testenv.RequirePrivileged(t)
+	root, store := busyboxStore(t)
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"Dockerfile": "FROM busybox\nRUN echo a > /a\nENV X=1\nRUN echo b > /b\n"})
+	runner := &countingRunner{r: executor.NewBuildRunner(root, nil)}
+	b := build.NewBuilder(store, runner, nil)
+	ctx := context.Background()
+	if _, err := b.Build(ctx, build.Options{ContextDir: dir, Network: "none", Tags: []string{"first"}}); err != nil {
+		t.Fatal(err)
+	}
+	// `stack image prune` removes the dangling intermediate images.
+	if removed, _, err := store.Prune(false); err != nil || len(removed) != 2 {
+		t.Fatalf("prune: %v %v", removed, err)
+	}
+	// Fully cached: the result still exists, nothing is loaded before it.
+	runner.n.Store(0)
+	res, err := b.Build(ctx, build.Options{ContextDir: dir, Network: "none"})
+	if err != nil || res.Cached != 3 || runner.n.Load() != 0 {
+		t.Fatalf("cached build over pruned intermediates: %v, %d cached, %d runs", err, res.Cached, runner.n.Load())
+	}
+	// A change in the last step needs the pruned parents: their entries
+	// are dropped and the stage is built again.
+	writeFiles(t, dir, map[string]string{"Dockerfile": "FROM busybox\nRUN echo a > /a\nENV X=1\nRUN echo c > /c\n"})
+	var ev events
+	if _, err := b.Build(ctx, build.Options{ContextDir: dir, Network: "none", Tags: []string{"second"}, Progress: ev.add}); err != nil {
+		t.Fatal(err)
+	}
+	// RUN a's layer is still in the store (the tagged image uses it): the
+	// layer key reuses it; only RUN c runs.
+	if n := runner.n.Load(); n != 1 {
+		t.Errorf("%d containers ran, want 1 (RUN c)", n)
+	}
+	warned := false
+	for _, e := range ev.list {
+		warned = warned || e.Kind == build.BuildWarning && strings.Contains(e.Text, "a cached image is gone")
+	}
+	if !warned {
+		t.Error("no warning about the pruned cached images")
+	}
+	if out := runShell(t, root, "second", "cat /a /c; echo $X"); out != "a\nc\n1\n" {
+		t.Errorf("second: %q", out)
+	}
+}

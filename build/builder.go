@@ -125,12 +125,18 @@ func readDockerfile(opts *Options) (name string, data []byte, path string, err e
 	return name, data, path, nil
 }
 
-// stageState is a stage being built: its current image.
+// stageState is a stage being built: its current image. A cache hit
+// only records the image's ID (lazyID); the image is loaded when a later
+// step needs it (a miss) or the stage ends, so a fully cached build
+// reads the image store once per stage.
 type stageState struct {
-	img *layers.Image // nil: scratch with no layer yet
+	img     *layers.Image // nil: scratch with no layer yet, or not loaded (lazyID)
+	lazyID  string        // an image taken from the cache, not loaded yet
+	fromKey string        // the cache entry lazyID came from
 }
 
-// chainID is the chain ID of the stage's layers so far ("" for none).
+// chainID is the chain ID of the stage's layers so far ("" for none);
+// the image must be loaded.
 func (s *stageState) chainID() string {
 	if s.img == nil || len(s.img.ChainIDs) == 0 {
 		return ""
@@ -140,9 +146,27 @@ func (s *stageState) chainID() string {
 
 func (s *stageState) id() string {
 	if s.img == nil {
-		return ""
+		return s.lazyID
 	}
 	return s.img.ID
+}
+
+// errStaleCache: an image the cache named is gone (`stack image prune`
+// removed it); its entry is deleted and the stage is built again.
+var errStaleCache = errors.New("a cached image is gone")
+
+// load loads an image taken from the cache.
+func (ex *execution) load(s *stageState) error {
+	if s.img != nil || s.lazyID == "" {
+		return nil
+	}
+	img, err := ex.b.store.Image(s.lazyID)
+	if err != nil {
+		ex.b.cache.Delete(s.fromKey)
+		return fmt.Errorf("%w: %s: %v", errStaleCache, s.lazyID, err)
+	}
+	s.img, s.lazyID = img, ""
+	return nil
 }
 
 // lowers are the stage's layer directories, topmost first.
@@ -228,11 +252,21 @@ func (b *Builder) Build(ctx context.Context, opts Options) (*BuildResult, error)
 	ex := &execution{b: b, opts: &opts, plan: plan, ctx: bctx, emit: emit, total: total,
 		done: map[*Stage]*layers.Image{}}
 	for _, st := range plan.Build {
-		img, err := ex.stage(ctx, st, bases[st], results[st])
-		if err != nil {
-			return nil, err
+		n, steps, cached := ex.n, ex.steps, ex.cached
+		// Each retry deletes the stale entry it met: at most one per step.
+		for attempt := 0; ; attempt++ {
+			img, err := ex.stage(ctx, st, bases[st], results[st])
+			if errors.Is(err, errStaleCache) && attempt <= len(results[st].Steps) {
+				emit(Event{Kind: BuildWarning, Text: fmt.Sprintf("stage %s: %v; building the stage again", st.DisplayName(), err)})
+				ex.n, ex.steps, ex.cached = n, steps, cached
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			ex.done[st] = img
+			break
 		}
-		ex.done[st] = img
 	}
 	final := ex.done[plan.Target]
 	if final == nil {
@@ -325,23 +359,37 @@ func (ex *execution) stage(ctx context.Context, st *Stage, base *layers.Image, r
 		// parent image differs only in its config (a LABEL or EXPOSE
 		// above it changed): the layer is reused, the command not run.
 		key := CacheKey(parent, step.CacheText, digest)
+		hit := func() {
+			ex.steps++
+			ex.cached++
+			prepared.cleanup()
+			ev.Kind, ev.Cached, ev.Elapsed = StepDone, true, time.Since(t0)
+			ex.emit(ev)
+		}
+		if !ex.opts.NoCache {
+			if id, ok := b.cache.Get(key); ok {
+				state.img, state.lazyID, state.fromKey = nil, id, key
+				hit()
+				continue
+			}
+		}
+		if err := ex.load(state); err != nil {
+			prepared.cleanup()
+			return nil, err
+		}
 		layerKey := ""
 		if step.Layer() {
 			layerKey = CacheKey("layer:"+state.chainID(), step.CacheText, digest)
 		}
-		if !ex.opts.NoCache {
-			img, err := ex.fromCache(state, step, key, layerKey)
+		if !ex.opts.NoCache && layerKey != "" {
+			img, err := ex.fromLayerCache(state, step, key, layerKey)
 			if err != nil {
 				prepared.cleanup()
 				return nil, err
 			}
 			if img != nil {
 				state.img = img
-				ex.steps++
-				ex.cached++
-				prepared.cleanup()
-				ev.Kind, ev.Cached, ev.Elapsed = StepDone, true, time.Since(t0)
-				ex.emit(ev)
+				hit()
 				continue
 			}
 		}
@@ -364,21 +412,16 @@ func (ex *execution) stage(ctx context.Context, st *Stage, base *layers.Image, r
 		ev.Kind, ev.Cached, ev.Elapsed = StepDone, false, time.Since(t0)
 		ex.emit(ev)
 	}
+	if err := ex.load(state); err != nil {
+		return nil, err
+	}
 	return state.img, nil
 }
 
-// fromCache returns the image of a step from the cache, or nil.
-func (ex *execution) fromCache(state *stageState, step *Step, key, layerKey string) (*layers.Image, error) {
+// fromLayerCache commits the layer the layer key names over the stage's
+// image, or returns nil when there is none.
+func (ex *execution) fromLayerCache(state *stageState, step *Step, key, layerKey string) (*layers.Image, error) {
 	b := ex.b
-	if id, ok := b.cache.Get(key); ok {
-		if img, err := b.store.Image(id); err == nil {
-			return img, nil
-		}
-		b.cache.Delete(key)
-	}
-	if layerKey == "" {
-		return nil, nil
-	}
 	l, ok := b.cache.GetLayer(layerKey)
 	if !ok {
 		return nil, nil
