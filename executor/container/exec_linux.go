@@ -97,8 +97,12 @@ func ExecInit() int {
 			return fail(sync, err)
 		}
 	}
+	pp, err := prepareProcess(&p)
+	if err != nil {
+		return fail(sync, err)
+	}
 	if err := waitGo(sync); err != nil {
 		return fail(sync, err)
 	}
-	return fail(sync, finishProcess(&p, sync, 0))
+	return fail(sync, finishProcess(pp, sync, 0))
 }

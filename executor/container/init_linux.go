@@ -137,6 +137,10 @@ func initContainer(cfg *Config, sync int) error {
 			return err
 		}
 	}
+	pp, err := prepareProcess(&cfg.Process)
+	if err != nil {
+		return err
+	}
 	if err := waitGo(sync); err != nil {
 		return err
 	}
@@ -145,7 +149,7 @@ func initContainer(cfg *Config, sync int) error {
 	if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
 		return fmt.Errorf("creating cgroup namespace: %w", err)
 	}
-	return finishProcess(&cfg.Process, sync, cfg.ParentDeathSignal)
+	return finishProcess(pp, sync, cfg.ParentDeathSignal)
 }
 
 func joinNamespace(path string, kind int) error {
@@ -553,17 +557,28 @@ func maskPath(p string) error {
 	return nil
 }
 
-// finishProcess sets up the process's own context (user, working directory,
-// limits, capabilities, no_new_privs, seccomp) and execs its command. It
-// runs inside the container's root (after pivot_root, or after nsenter
-// joined the mount namespace).
-func finishProcess(p *Process, sync, pdeathsig int) error {
+// The process's own context is set in two steps, inside the container's
+// root (after pivot_root, or after nsenter joined the mount namespace).
+
+// preparedProcess is what prepareProcess found in the container: the
+// user, environment and executable of the command.
+type preparedProcess struct {
+	p    *Process
+	u    ExecUser
+	env  []string
+	path string
+}
+
+// prepareProcess resolves the user and the executable, and enters the
+// working directory. It only reads the container's files (and may create
+// the working directory), so it runs before the parent's go.
+func prepareProcess(p *Process) (*preparedProcess, error) {
 	if len(p.Args) == 0 {
-		return &InitError{Msg: "no command specified", Code: 125}
+		return nil, &InitError{Msg: "no command specified", Code: 125}
 	}
 	u, err := resolveUserIn("", p.User, p.AdditionalGroups)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	env := p.Env
 	if !hasEnv(env, "HOME") {
@@ -574,15 +589,22 @@ func finishProcess(p *Process, sync, pdeathsig int) error {
 		cwd = "/"
 	}
 	if err := os.MkdirAll(cwd, 0o755); err != nil {
-		return fmt.Errorf("creating working directory %s: %w", cwd, err)
+		return nil, fmt.Errorf("creating working directory %s: %w", cwd, err)
 	}
 	if err := unix.Chdir(cwd); err != nil {
-		return fmt.Errorf("changing to working directory %s: %w", cwd, err)
+		return nil, fmt.Errorf("changing to working directory %s: %w", cwd, err)
 	}
 	path, err := lookPath(p.Args[0], env)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	return &preparedProcess{p: p, u: u, env: env, path: path}, nil
+}
+
+// finishProcess sets the process's limits, capabilities, user,
+// no_new_privs and seccomp program, and execs its command.
+func finishProcess(pp *preparedProcess, sync, pdeathsig int) error {
+	p, u, env, path := pp.p, pp.u, pp.env, pp.path
 	for _, r := range p.Rlimits {
 		n, ok := rlimitNumbers[r.Type]
 		if !ok {

@@ -77,9 +77,17 @@ func sendMsg(sock int, m syncMsg, fd int) error {
 func recvMsg(sock int) (*syncMsg, *os.File, error) {
 	buf := make([]byte, 8<<10) // messages are small; a big zeroed buffer costs page faults
 	oob := make([]byte, unix.CmsgSpace(4))
+	resets := 0
 	for {
 		n, oobn, _, _, err := unix.Recvmsg(sock, buf, oob, unix.MSG_CMSG_CLOEXEC)
 		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		// A child that exits with our go message unread makes the kernel
+		// report ECONNRESET once, ahead of what it sent before exiting
+		// (its error): read on.
+		if errors.Is(err, unix.ECONNRESET) && resets < 3 {
+			resets++
 			continue
 		}
 		if err != nil {
