@@ -8,12 +8,13 @@ package container
 //	clone(NEWNS|NEWUTS|NEWIPC|NEWPID[|NEWNET]) ───▶ LockOSThread; sync fd CLOEXEC
 //	write config JSON, close ──────────────────────▶ read config to EOF
 //	Cgroup.Enter(pid)      (v1: every hierarchy)    hostname, mounts, devices,
-//	OnCreate(pid)          (network wiring hook)    [-t] pty, pivot_root, masks
+//	OnCreate(pid)          (network wiring hook)    [-t] pty, pivot_root, masks,
+//	                                                user and executable looked up
 //	              ◀─────────────────────────────── [-t] msgConsole + SCM_RIGHTS(pty master)
 //	msgGo ─────────────────────────────────────────▶ waits for msgGo before any
 //	                                                code of the container runs:
 //	                                                unshare(NEWCGROUP),
-//	                                                user, rlimits, caps,
+//	                                                rlimits, caps, user,
 //	                                                no_new_privs, seccomp
 //	              ◀─────────────────────────────── msgExec, then execve(entrypoint)
 //	              ◀─────────────────────────────── or msgError{InitError}, exit 1
@@ -29,8 +30,9 @@ package container
 // Exec (stack __stack_exec) has one more step in front: the cgo constructor in
 // executor/nsenter joins the container's namespaces and clones (CLONE_PARENT)
 // the process that becomes the exec'd command; it reports that process's PID
-// on the "report" pipe before the parent puts it in the cgroups and writes
-// the config.
+// on the "report" pipe before the parent writes the config and puts it in
+// the cgroups. A child that exits while msgGo is unread makes the parent's
+// next read fail with ECONNRESET once; recvMsg reads past it.
 
 import (
 	"encoding/json"
