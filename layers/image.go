@@ -569,6 +569,7 @@ func (s *Store) GC() (int64, error) {
 			return freed, fmt.Errorf("removing layer %s: %w", e.Name(), err)
 		}
 	}
+	s.log.Debug("image store GC", "images", len(d.Images), "blobs kept", len(blobs), "layers kept", len(chains), "freed", freed)
 	entries, _ = os.ReadDir(filepath.Join(s.root, "tmp"))
 	for _, e := range entries {
 		if err := removeAll(filepath.Join(s.root, "tmp", e.Name())); err != nil {

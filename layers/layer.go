@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 const markerName = ".complete"
@@ -65,10 +66,12 @@ func (s *Store) unpackLayer(chainID, parent, diffID string, r io.Reader) error {
 	if err := os.Mkdir(diff, 0o755); err != nil {
 		return fmt.Errorf("unpacking layer %s: %w", diffID, err)
 	}
+	start := time.Now()
 	res, err := Unpack(r, diff, UnpackOptions{DiffID: diffID})
 	if err != nil {
 		return fmt.Errorf("unpacking layer %s: %w", diffID, err)
 	}
+	s.log.Debug("layer unpacked", "diffID", diffID, "bytes", res.Size, "took", time.Since(start))
 	return s.publishLayer(tmp, layerMarker{ChainID: chainID, DiffID: res.DiffID, Parent: parent, Size: res.Size, TarSize: res.TarSize})
 }
 

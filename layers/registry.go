@@ -258,6 +258,7 @@ func (s *Store) Pull(ctx context.Context, ref string, o RegistryOptions) (*Image
 			return img, nil
 		}
 		errs = append(errs, fmt.Errorf("from %s: %w", src.host, err))
+		s.log.Debug("pull source failed", "source", src.host, "err", err)
 		if ctx.Err() != nil {
 			break
 		}
@@ -347,6 +348,7 @@ func (s *Store) pullFrom(ctx context.Context, cfg Config, src source, r Referenc
 		id := short(l.Digest.String())
 		if present(i) {
 			report(ProgressEvent{ID: id, Status: "Already exists"})
+			s.log.Debug("layer already in the store", "digest", l.Digest)
 			continue
 		}
 		report(ProgressEvent{ID: id, Status: "Pulling fs layer", Total: l.Size})
@@ -369,6 +371,7 @@ func (s *Store) pullFrom(ctx context.Context, cfg Config, src source, r Referenc
 				return fmt.Errorf("layer %s: %w", l.Digest, err)
 			}
 			report(ProgressEvent{ID: id, Status: "Pull complete", Current: l.Size, Total: l.Size})
+			s.log.Debug("layer pulled", "digest", l.Digest, "bytes", l.Size, "unpacked", !o.Lazy)
 			return nil
 		})
 	}
