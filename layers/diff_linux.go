@@ -21,7 +21,9 @@ import (
 // user.overlay.opaque=y) get a `.wh..wh..opq` entry, hard links within the
 // upper dir stay hard links, and owners, modes, nanosecond mtimes, devices
 // and xattrs (but not overlay's own) are kept. Entries come in sorted order,
-// so the same tree gives the same bytes.
+// so the same tree gives the same bytes. The upper dir must not change
+// while it is read (container stopped or frozen): Diff does not follow
+// symlinks, but a directory swapped for one mid-walk is a race it cannot close.
 func Diff(upper string, w io.Writer) error {
 	tw := tar.NewWriter(w)
 	links := map[[2]uint64]string{}
@@ -93,7 +95,8 @@ func Diff(upper string, w io.Writer) error {
 			return err
 		}
 		if hdr.Typeflag == tar.TypeReg {
-			f, err := os.Open(p)
+			// O_NOFOLLOW: a file swapped for a symlink since the walk is not read.
+			f, err := os.OpenFile(p, os.O_RDONLY|unix.O_NOFOLLOW, 0)
 			if err != nil {
 				return err
 			}

@@ -600,14 +600,49 @@ func (u *unpacker) finish() error {
 	if err := u.flush(); err != nil {
 		return err
 	}
+	rootfd, err := unix.Open(u.root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &os.PathError{Op: "open", Path: u.root, Err: err}
+	}
+	defer unix.Close(rootfd)
 	for i := len(u.dirTimes) - 1; i >= 0; i-- {
 		d := u.dirTimes[i]
-		ts := []unix.Timespec{unix.NsecToTimespec(d.atime.UnixNano()), unix.NsecToTimespec(d.mtime.UnixNano())}
-		if err := unix.UtimesNanoAt(unix.AT_FDCWD, d.path, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil && !errors.Is(err, unix.ENOENT) {
-			return &os.PathError{Op: "utimensat", Path: d.path, Err: err}
+		rel := strings.TrimPrefix(strings.TrimPrefix(d.path, u.root), "/")
+		// Later entries may have replaced the directory or one of its
+		// parents with a symlink: reach it without following any.
+		fd, err := openDirNoFollow(rootfd, rel)
+		if err != nil {
+			continue // replaced since: nothing to date
+		}
+		ts := [2]unix.Timespec{unix.NsecToTimespec(d.atime.UnixNano()), unix.NsecToTimespec(d.mtime.UnixNano())}
+		err = futimens(fd, &ts)
+		unix.Close(fd)
+		if err != nil {
+			return &os.PathError{Op: "futimens", Path: d.path, Err: err}
 		}
 	}
 	return nil
+}
+
+// openDirNoFollow opens rel under dirfd one component at a time with
+// O_NOFOLLOW, so no symlink anywhere on the way is followed.
+func openDirNoFollow(dirfd int, rel string) (int, error) {
+	fd, err := unix.Openat(dirfd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, err
+	}
+	for _, c := range strings.Split(rel, "/") {
+		if c == "" || c == "." {
+			continue
+		}
+		next, err := unix.Openat(fd, c, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		unix.Close(fd)
+		if err != nil {
+			return -1, err
+		}
+		fd = next
+	}
+	return fd, nil
 }
 
 // syncfs flushes the filesystem holding dir.

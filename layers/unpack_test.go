@@ -231,3 +231,27 @@ func TestUnpackOrdering(t *testing.T) {
 		t.Fatalf("file under a file: %v", err)
 	}
 }
+
+// TestUnpackDirTimesNoEscape: directory times (and modes) are applied at
+// the end; a directory whose parent was replaced by a symlink since must
+// not be reached through that symlink.
+func TestUnpackDirTimesNoEscape(t *testing.T) {
+	base := t.TempDir()
+	victim := filepath.Join(base, "victim")
+	os.MkdirAll(filepath.Join(victim, "bin"), 0o755)
+	before, _ := os.Stat(filepath.Join(victim, "bin"))
+	dir := filepath.Join(base, "layer")
+	os.Mkdir(dir, 0o755)
+	tb := mkTar(t,
+		tent{name: "a/", typ: tar.TypeDir},
+		tent{name: "a/bin/", typ: tar.TypeDir, mode: 0o700},
+		tent{name: "a", typ: tar.TypeSymlink, link: victim},
+	)
+	if _, err := Unpack(bytes.NewReader(tb), dir, UnpackOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := os.Stat(filepath.Join(victim, "bin"))
+	if !after.ModTime().Equal(before.ModTime()) || after.Mode() != before.Mode() {
+		t.Fatalf("outside dir changed: %v %v -> %v %v", before.ModTime(), before.Mode(), after.ModTime(), after.Mode())
+	}
+}
