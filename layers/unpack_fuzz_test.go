@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // FuzzUnpack builds tars from fuzzed entry lists (type, name, link target)
@@ -17,6 +18,7 @@ func FuzzUnpack(f *testing.F) {
 	f.Add("2:etc:/etc\n0:etc/passwd:")
 	f.Add("5:d/:\n2:d/up:../../..\n0:d/up/out:\n1:h:../../x")
 	f.Add("0:../../evil:\n0:.wh..wh..opq:\n0:a/.wh.b:")
+	f.Add("5:x/:\n5:x/b/:\n2:x:../..") // a dir's parent replaced by an escaping symlink
 	f.Fuzz(func(t *testing.T, spec string) {
 		var buf bytes.Buffer
 		tw := tar.NewWriter(&buf)
@@ -45,7 +47,17 @@ func FuzzUnpack(f *testing.F) {
 		dir := filepath.Join(base, "a", "b", "layer")
 		os.MkdirAll(dir, 0o755)
 		os.WriteFile(filepath.Join(base, "a", "sentinel"), []byte("s"), 0o600)
+		old := time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC)
+		for _, p := range []string{"a/sentinel", "a/b", "a"} {
+			os.Chtimes(filepath.Join(base, p), old, old)
+		}
 		Unpack(bytes.NewReader(buf.Bytes()), dir, UnpackOptions{})
+		for _, p := range []string{"a/sentinel", "a/b", "a"} {
+			fi, err := os.Lstat(filepath.Join(base, p))
+			if err != nil || !fi.ModTime().Equal(old) || (fi.IsDir() && fi.Mode().Perm() != 0o755) {
+				t.Fatalf("%s outside the layer dir changed: %v", p, fi)
+			}
+		}
 		var outside []string
 		filepath.Walk(base, func(p string, fi os.FileInfo, err error) error {
 			if p == dir || strings.HasPrefix(p, dir+"/") {
