@@ -64,8 +64,7 @@ func runExec(cmd *cobra.Command, opts execOptions, ref string, args []string) er
 		eo.Stdin = cmd.InOrStdin()
 	}
 	sigs := make(chan os.Signal, 16)
-	signal.Notify(sigs)
-	defer signal.Stop(sigs)
+	signal.Notify(sigs, forwardedSignals...)
 	task, err := executor.ExecContainer(root, ref, eo)
 	if err != nil {
 		return startError(err)

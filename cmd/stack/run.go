@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"sync"
 	"time"
 
@@ -99,6 +100,9 @@ func runRun(cmd *cobra.Command, opts *runOptions) error {
 	if err != nil {
 		return &exitError{code: 125, err: err}
 	}
+	// One P is enough for a process that mostly waits on the kernel; more
+	// only wake idle threads that spin for work (context switches, CPU).
+	runtime.GOMAXPROCS(1)
 	t0 := time.Now()
 	attach := executor.AttachOptions{Foreground: true, Logger: logger,
 		Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr()}
@@ -107,8 +111,7 @@ func runRun(cmd *cobra.Command, opts *runOptions) error {
 	}
 	// Catch signals before the container exists, so none is lost.
 	sigs := make(chan os.Signal, 16)
-	signal.Notify(sigs)
-	defer signal.Stop(sigs)
+	signal.Notify(sigs, forwardedSignals...)
 	// The init process starts while the container is being created.
 	if attach.Early, err = executor.SpawnInit(&opts.RunOptions, attach); err != nil {
 		return startError(err)
@@ -170,6 +173,15 @@ func runRun(cmd *cobra.Command, opts *runOptions) error {
 		return &exitError{code: es.Code}
 	}
 	return nil
+}
+
+// forwardedSignals are the signals `stack run` and `stack exec` pass to the
+// container's process (SIGWINCH resizes its terminal instead). Each signal
+// enabled costs a round trip through the Go runtime's signal-mask thread,
+// so this is a list, not "all"; job-control signals stay with the CLI.
+var forwardedSignals = []os.Signal{
+	unix.SIGHUP, unix.SIGINT, unix.SIGQUIT, unix.SIGTERM, unix.SIGUSR1, unix.SIGUSR2,
+	unix.SIGALRM, unix.SIGPWR, unix.SIGWINCH,
 }
 
 // startError maps an error from creating or starting a container to
