@@ -53,6 +53,10 @@ func childFDs() (sync int, cfg *os.File, err error) {
 	unix.CloseOnExec(cfd)
 	os.Unsetenv(envSyncFD)
 	os.Unsetenv(envConfigFD)
+	// Blocking reads: the parent's end was non-blocking (the flag belongs
+	// to the shared open file), and a pollable File would park this locked
+	// goroutine and hand its thread over on every read.
+	unix.SetNonblock(cfd, false)
 	return sync, os.NewFile(uintptr(cfd), "config"), nil
 }
 
