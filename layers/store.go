@@ -11,9 +11,12 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"golang.org/x/sys/unix"
 )
 
@@ -21,6 +24,7 @@ import (
 //
 //	<root>/blobs/sha256/<hex>        manifests, configs and compressed layers (OCI layout)
 //	<root>/oci-layout                {"imageLayoutVersion":"1.0.0"}
+//	<root>/index.json                OCI index of the tagged (and untagged) images: the root is an OCI layout
 //	<root>/images/db.json            tags (canonical name:tag → manifest digest) and images
 //	<root>/images/db.lock            flock: serialises writers of db.json
 //	<root>/images/gc.lock            flock: shared by writers adding content, exclusive for GC
@@ -312,6 +316,63 @@ func (s *Store) updateDB(fn func(*db) error) error {
 	}
 	if err := writeFileAtomic(s.dbPath(), b, 0o600); err != nil {
 		return fmt.Errorf("writing image database: %w", err)
+	}
+	return s.writeIndex(d)
+}
+
+// writeIndex writes <root>/index.json, so that the state root is a complete
+// OCI image layout (skopeo, umoci and friends read `oci:<root>:<ref>`): one
+// entry per tag, named by the org.opencontainers.image.ref.name annotation
+// (the canonical reference), and one per untagged image.
+func (s *Store) writeIndex(d *db) error {
+	idx := v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex, Manifests: []v1.Descriptor{}}
+	desc := func(md string) (v1.Descriptor, bool) {
+		raw, err := os.ReadFile(s.blobPath(md))
+		if err != nil {
+			return v1.Descriptor{}, false
+		}
+		var m struct {
+			MediaType types.MediaType `json:"mediaType"`
+		}
+		json.Unmarshal(raw, &m)
+		if m.MediaType == "" {
+			m.MediaType = types.OCIManifestSchema1
+		}
+		h, err := v1.NewHash(md)
+		return v1.Descriptor{MediaType: m.MediaType, Digest: h, Size: int64(len(raw))}, err == nil
+	}
+	tagged := map[string]bool{}
+	tags := make([]string, 0, len(d.Tags))
+	for t := range d.Tags {
+		tags = append(tags, t)
+	}
+	sort.Strings(tags)
+	for _, t := range tags {
+		md := d.Tags[t]
+		tagged[md] = true
+		if dd, ok := desc(md); ok {
+			dd.Annotations = map[string]string{"org.opencontainers.image.ref.name": t}
+			idx.Manifests = append(idx.Manifests, dd)
+		}
+	}
+	mds := make([]string, 0, len(d.Images))
+	for md := range d.Images {
+		mds = append(mds, md)
+	}
+	sort.Strings(mds)
+	for _, md := range mds {
+		if !tagged[md] {
+			if dd, ok := desc(md); ok {
+				idx.Manifests = append(idx.Manifests, dd)
+			}
+		}
+	}
+	b, err := json.Marshal(idx)
+	if err != nil {
+		return fmt.Errorf("writing index.json: %w", err)
+	}
+	if err := writeFileAtomicSync(filepath.Join(s.root, "index.json"), b, 0o644, false); err != nil {
+		return fmt.Errorf("writing index.json: %w", err)
 	}
 	return nil
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/validate"
 )
 
 func importTar(t *testing.T, s *Store, ref string, tarball []byte, changes ...string) *Image {
@@ -257,5 +259,43 @@ func TestHexLookingTag(t *testing.T) {
 	}
 	if len(res.Deleted) != 0 || len(res.Untagged) != 1 {
 		t.Fatalf("%+v", res)
+	}
+}
+
+// TestRootIsOCILayout: the state root reads as an OCI image layout.
+func TestRootIsOCILayout(t *testing.T) {
+	s := openTestStore(t)
+	img := importTar(t, s, "app:1", mkTar(t, tent{name: "f", body: "x"}))
+	if err := s.Tag("app:1", "quay.io/x/app:2"); err != nil {
+		t.Fatal(err)
+	}
+	p, err := layout.FromPath(s.Root())
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := p.ImageIndex()
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, d := range im.Manifests {
+		names = append(names, d.Annotations["org.opencontainers.image.ref.name"])
+		li, err := p.Image(d.Digest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cn, _ := li.ConfigName(); cn.String() != img.ID {
+			t.Fatalf("layout image config %s, want %s", cn, img.ID)
+		}
+		if err := validate.Image(li); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if diff := cmp.Diff([]string{"docker.io/library/app:1", "quay.io/x/app:2"}, names); diff != "" {
+		t.Error(diff)
 	}
 }
