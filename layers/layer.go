@@ -83,18 +83,25 @@ func (s *Store) publishLayer(tmp string, mk layerMarker) error {
 			return fmt.Errorf("syncing layer %s: %w", mk.DiffID, err)
 		}
 	}
+	// Publishers of one chain ID (two pulls of one image) take turns, so
+	// nobody removes a layer another has just renamed into place.
+	unlock, err := lockPath(filepath.Join(s.root, "tmp", "chain-"+trimSHA(mk.ChainID)+".lock"), lockEX)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if s.HasLayer(mk.ChainID) {
+		return nil // someone else finished it first
+	}
 	dst := s.layerDir(mk.ChainID)
-	if err := os.Rename(tmp, dst); err != nil {
-		if s.HasLayer(mk.ChainID) {
-			return nil // someone else finished it first
-		}
-		// A leftover without marker is untrusted: replace it.
+	if _, err := os.Lstat(dst); err == nil {
+		// A leftover without marker (a killed unpack) is untrusted: replace it.
 		if err := removeAll(dst); err != nil {
 			return fmt.Errorf("replacing partial layer %s: %w", mk.ChainID, err)
 		}
-		if err := os.Rename(tmp, dst); err != nil {
-			return fmt.Errorf("publishing layer %s: %w", mk.ChainID, err)
-		}
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		return fmt.Errorf("publishing layer %s: %w", mk.ChainID, err)
 	}
 	b, _ := json.Marshal(mk)
 	if err := writeFileAtomicSync(filepath.Join(dst, markerName), b, 0o600, s.Sync); err != nil {

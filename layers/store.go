@@ -92,7 +92,12 @@ func (s *Store) layerDir(chainID string) string {
 
 // lock takes an flock on <root>/images/<name>; how is unix.LOCK_SH or LOCK_EX.
 func (s *Store) lock(name string, how int) (func(), error) {
-	f, err := os.OpenFile(filepath.Join(s.root, "images", name), os.O_RDWR|os.O_CREATE, 0o600)
+	return lockPath(filepath.Join(s.root, "images", name), how)
+}
+
+// lockPath takes an flock on the file at p (created if needed).
+func lockPath(p string, how int) (func(), error) {
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("locking image store: %w", err)
 	}
@@ -104,7 +109,7 @@ func (s *Store) lock(name string, how int) (func(), error) {
 	}
 	if err != nil {
 		f.Close()
-		return nil, fmt.Errorf("locking image store: %w", os.NewSyscallError("flock", err))
+		return nil, fmt.Errorf("locking %s: %w", p, os.NewSyscallError("flock", err))
 	}
 	return func() { f.Close() }, nil
 }

@@ -299,3 +299,25 @@ func TestRootIsOCILayout(t *testing.T) {
 		t.Error(diff)
 	}
 }
+
+// TestConcurrentPublish: many goroutines unpacking the same layer at once
+// end with one complete, correct layer and no error.
+func TestConcurrentPublish(t *testing.T) {
+	s := openTestStore(t)
+	tb := mkTar(t, tent{name: "d/", typ: '5'}, tent{name: "d/f", body: "same"})
+	chain := digestOf(tb)
+	unlock, _ := s.ingest()
+	defer unlock()
+	errs := make(chan error, 8)
+	for i := 0; i < 8; i++ {
+		go func() { errs <- s.unpackLayer(chain, "", chain, bytes.NewReader(tb)) }()
+	}
+	for i := 0; i < 8; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if b, _ := os.ReadFile(filepath.Join(s.LayerDir(chain), "d/f")); string(b) != "same" || !s.HasLayer(chain) {
+		t.Fatalf("layer: %q", b)
+	}
+}
