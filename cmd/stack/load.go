@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 )
 
 type loadOptions struct {
@@ -37,6 +38,9 @@ func runLoad(cmd *cobra.Command, opts loadOptions) error {
 	}
 	var r io.Reader = cmd.InOrStdin()
 	name := "standard input"
+	if f, ok := r.(*os.File); ok && opts.input == "" && term.IsTerminal(int(f.Fd())) {
+		return fmt.Errorf("loading: standard input is a terminal; give -i FILE or redirect an archive")
+	}
 	if opts.input != "" {
 		f, err := os.Open(opts.input)
 		if err != nil {
