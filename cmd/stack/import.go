@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/stack-dev/stack/layers"
 )
@@ -40,6 +41,9 @@ func runImport(cmd *cobra.Command, opts importOptions, args []string) error {
 	var r io.Reader
 	if args[0] == "-" {
 		r = cmd.InOrStdin()
+		if f, ok := r.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+			return fmt.Errorf("importing: standard input is a terminal; pipe a tar into it")
+		}
 	} else {
 		f, err := os.Open(args[0])
 		if err != nil {
