@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -810,5 +811,69 @@ func TestBuildStaleCacheEntries(t *testing.T) {
 	}
 	if out := runShell(t, root, "second", "cat /a /c; echo $X"); out != "a\nc\n1\n" {
 		t.Errorf("second: %q", out)
+	}
+}
+
+// meetingRunner holds the first two RUNs until both have started (or a
+// timeout), and records how many ran at once.
+type meetingRunner struct {
+	r       build.Runner
+	mu      sync.Mutex
+	cur     int
+	max     int
+	arrived chan struct{}
+	once    sync.Once
+}
+
+func (m *meetingRunner) Run(ctx context.Context, spec build.RunSpec) (int, error) {
+	m.mu.Lock()
+	m.cur++
+	if m.cur > m.max {
+		m.max = m.cur
+	}
+	if m.cur == 2 {
+		m.once.Do(func() { close(m.arrived) })
+	}
+	m.mu.Unlock()
+	select {
+	case <-m.arrived:
+	case <-time.After(3 * time.Second):
+	}
+	defer func() { m.mu.Lock(); m.cur--; m.mu.Unlock() }()
+	return m.r.Run(ctx, spec)
+}
+
+func TestBuildStagesInParallel(t *testing.T) {
+	testenv.RequirePrivileged(t)
+	root, store := busyboxStore(t)
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"Dockerfile": `FROM busybox AS a
+RUN echo a > /a
+FROM busybox AS b
+RUN echo b > /b
+FROM busybox
+COPY --from=a /a /a
+COPY --from=b /b /b
+`})
+	m := &meetingRunner{r: executor.NewBuildRunner(root, nil), arrived: make(chan struct{})}
+	res, err := build.NewBuilder(store, m, nil).Build(context.Background(), build.Options{ContextDir: dir, Network: "none", Tags: []string{"ab"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.max != 2 {
+		t.Errorf("at most %d RUNs at once; stages a and b should build in parallel", m.max)
+	}
+	if res.Steps != 4 {
+		t.Errorf("%d steps, want 4", res.Steps)
+	}
+	if out := runShell(t, root, "ab", "cat /a /b"); out != "a\nb\n" {
+		t.Errorf("ab: %q", out)
+	}
+	// A failing stage stops the build with its own error, not a sibling's.
+	writeFiles(t, dir, map[string]string{"Dockerfile": "FROM busybox AS a\nRUN exit 5\nFROM busybox AS b\nRUN sleep 2\nFROM busybox\nCOPY --from=a /a /a\nCOPY --from=b /b /b\n"})
+	_, err = build.NewBuilder(store, executor.NewBuildRunner(root, nil), nil).Build(context.Background(), build.Options{ContextDir: dir, Network: "none", NoCache: true})
+	var re *build.RunError
+	if !errors.As(err, &re) || re.ExitCode != 5 || re.Pos.Line != 2 {
+		t.Errorf("failing stage: %v", err)
 	}
 }

@@ -35,7 +35,9 @@ type Options struct {
 	Network          string            // RUN's network: "default" (or ""), "none" or "host"
 	NoCache          bool              // --no-cache: run every step
 	Pull             bool              // --pull: pull base images before building
-	// Progress receives the build's events (nil: none).
+	// Progress receives the build's events (nil: none). Independent
+	// stages build in parallel, so the events of several stages may
+	// interleave; Progress is never called by two goroutines at once.
 	Progress func(Event)
 }
 
@@ -223,6 +225,7 @@ func (b *Builder) Build(ctx context.Context, opts Options) (*BuildResult, error)
 	// pure): the step count is then known for the progress lines.
 	bases := map[*Stage]*layers.Image{}
 	results := map[*Stage]*Result{}
+	first := map[*Stage]int{} // the number of the stage's FROM line
 	total := 0
 	for _, st := range plan.Build {
 		var baseCfg *v1.ConfigFile
@@ -246,29 +249,73 @@ func (b *Builder) Build(ctx context.Context, opts Options) (*BuildResult, error)
 			r.AddLabels(opts.Labels)
 		}
 		results[st] = r
+		first[st] = total + 1
 		total += 1 + len(r.Steps)
 	}
 
-	ex := &execution{b: b, opts: &opts, plan: plan, ctx: bctx, emit: emit, total: total,
-		done: map[*Stage]*layers.Image{}}
+	// Stages run in parallel, each once the stages it needs (its base
+	// stage, its COPY --from sources) are built.
+	var mu sync.Mutex
+	ex := &execution{b: b, opts: &opts, plan: plan, ctx: bctx, total: total, runs: map[*Stage]*stageRun{},
+		emit: func(e Event) { mu.Lock(); defer mu.Unlock(); emit(e) }}
 	for _, st := range plan.Build {
-		n, steps, cached := ex.n, ex.steps, ex.cached
-		// Each retry deletes the stale entry it met: at most one per step.
-		for attempt := 0; ; attempt++ {
-			img, err := ex.stage(ctx, st, bases[st], results[st])
-			if errors.Is(err, errStaleCache) && attempt <= len(results[st].Steps) {
-				emit(Event{Kind: BuildWarning, Text: fmt.Sprintf("stage %s: %v; building the stage again", st.DisplayName(), err)})
-				ex.n, ex.steps, ex.cached = n, steps, cached
-				continue
+		ex.runs[st] = &stageRun{done: make(chan struct{})}
+	}
+	bctxRun, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, st := range plan.Build {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := ex.runs[st]
+			defer close(r.done)
+			for _, d := range stageDeps(st, results[st]) {
+				dr := ex.runs[d]
+				if dr == nil {
+					r.err = errorfAt(st.Pos, "stage %s needs stage %s, which the target does not build", st.DisplayName(), d.DisplayName())
+					cancel()
+					return
+				}
+				<-dr.done
+				if dr.err != nil {
+					r.err = errDependency
+					return
+				}
 			}
-			if err != nil {
-				return nil, err
+			// Each retry deletes the stale entry it met: at most one per step.
+			for attempt := 0; ; attempt++ {
+				r.img, r.steps, r.cached, r.err = ex.stage(bctxRun, st, bases[st], results[st], first[st])
+				if errors.Is(r.err, errStaleCache) && attempt <= len(results[st].Steps) {
+					ex.emit(Event{Kind: BuildWarning, Text: fmt.Sprintf("stage %s: %v; building the stage again", st.DisplayName(), r.err)})
+					continue
+				}
+				break
 			}
-			ex.done[st] = img
-			break
+			if r.err != nil {
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	// The first real error in file order (not a stage stopped for it).
+	var firstErr error
+	steps, cached := 0, 0
+	for _, st := range plan.Build {
+		r := ex.runs[st]
+		steps += r.steps
+		cached += r.cached
+		if r.err == nil || errors.Is(r.err, errDependency) {
+			continue
+		}
+		if firstErr == nil || errors.Is(firstErr, context.Canceled) && ctx.Err() == nil {
+			firstErr = r.err
 		}
 	}
-	final := ex.done[plan.Target]
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	final := ex.runs[plan.Target].img
 	if final == nil {
 		// FROM scratch and nothing else: an empty image.
 		img, err := b.store.Commit(layers.CommitOptions{Config: &results[plan.Target].Config.Config, CreatedBy: "FROM scratch"})
@@ -288,7 +335,7 @@ func (b *Builder) Build(ctx context.Context, opts Options) (*BuildResult, error)
 		}
 	}
 	b.cache.markResult(final.ID)
-	return &BuildResult{ImageID: final.ID, Image: final, Steps: ex.steps, Cached: ex.cached}, nil
+	return &BuildResult{ImageID: final.ID, Image: final, Steps: steps, Cached: cached}, nil
 }
 
 // baseImage finds a stage's base image in the store, pulling it first
@@ -317,41 +364,72 @@ type execution struct {
 	opts  *Options
 	plan  *Plan
 	ctx   *Context
-	emit  func(Event)
+	emit  func(Event) // serialised: stages emit from their goroutines
 	total int
-	n     int // steps started so far
-	done  map[*Stage]*layers.Image
+	runs  map[*Stage]*stageRun
+}
 
+// stageRun is one stage's build; done is closed when it ended.
+type stageRun struct {
+	done          chan struct{}
+	img           *layers.Image
+	err           error
 	steps, cached int
 }
 
+// errDependency stops a stage whose dependency failed (the build reports
+// the dependency's error).
+var errDependency = errors.New("a stage this one needs failed")
+
+// stageDeps are the stages st needs built first: its base stage and the
+// sources of its COPY --from steps (ONBUILD triggers included).
+func stageDeps(st *Stage, res *Result) []*Stage {
+	var deps []*Stage
+	seen := map[*Stage]bool{}
+	add := func(d *Stage) {
+		if d != nil && !seen[d] {
+			seen[d] = true
+			deps = append(deps, d)
+		}
+	}
+	add(st.BaseStage)
+	for _, s := range res.Steps {
+		if s.Copy != nil {
+			add(s.Copy.FromStage)
+		}
+	}
+	return deps
+}
+
+// result is the image of a stage this one depends on (built already).
+func (ex *execution) result(st *Stage) *layers.Image { return ex.runs[st].img }
+
 // stage builds one stage and returns its image (nil for an empty scratch
-// stage).
-func (ex *execution) stage(ctx context.Context, st *Stage, base *layers.Image, res *Result) (*layers.Image, error) {
+// stage) and how many steps it ran and took from the cache. Its steps are
+// numbered from first (its FROM line).
+func (ex *execution) stage(ctx context.Context, st *Stage, base *layers.Image, res *Result, first int) (img *layers.Image, steps, cached int, err error) {
 	b := ex.b
 	state := &stageState{img: base}
 	if st.BaseStage != nil {
-		state.img = ex.done[st.BaseStage]
+		state.img = ex.result(st.BaseStage)
 	}
-	ex.n++
 	from := st.Instructions[0].Source
-	ex.emit(Event{Kind: StepStarted, N: ex.n, Total: ex.total, Stage: st.DisplayName(), Text: from})
-	ex.emit(Event{Kind: StepDone, N: ex.n, Total: ex.total, Stage: st.DisplayName(), Text: from, Cached: true})
+	ex.emit(Event{Kind: StepStarted, N: first, Total: ex.total, Stage: st.DisplayName(), Text: from})
+	ex.emit(Event{Kind: StepDone, N: first, Total: ex.total, Stage: st.DisplayName(), Text: from, Cached: true})
 
-	for _, step := range res.Steps {
+	for i, step := range res.Steps {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return nil, steps, cached, err
 		}
-		ex.n++
 		t0 := time.Now()
-		ev := Event{N: ex.n, Total: ex.total, Stage: st.DisplayName(), Text: step.String()}
+		ev := Event{N: first + 1 + i, Total: ex.total, Stage: st.DisplayName(), Text: step.String()}
 		ev.Kind = StepStarted
 		ex.emit(ev)
 
 		parent := state.id()
 		digest, prepared, err := ex.contentDigest(ctx, step)
 		if err != nil {
-			return nil, errorAt(step.Pos, err)
+			return nil, steps, cached, errorAt(step.Pos, err)
 		}
 		// Two keys: the image key (parent image, step) finds the very
 		// image an earlier build made, so nothing is written; the layer
@@ -360,8 +438,8 @@ func (ex *execution) stage(ctx context.Context, st *Stage, base *layers.Image, r
 		// above it changed): the layer is reused, the command not run.
 		key := CacheKey(parent, step.CacheText, digest)
 		hit := func() {
-			ex.steps++
-			ex.cached++
+			steps++
+			cached++
 			prepared.cleanup()
 			ev.Kind, ev.Cached, ev.Elapsed = StepDone, true, time.Since(t0)
 			ex.emit(ev)
@@ -375,7 +453,7 @@ func (ex *execution) stage(ctx context.Context, st *Stage, base *layers.Image, r
 		}
 		if err := ex.load(state); err != nil {
 			prepared.cleanup()
-			return nil, err
+			return nil, steps, cached, err
 		}
 		layerKey := ""
 		if step.Layer() {
@@ -385,7 +463,7 @@ func (ex *execution) stage(ctx context.Context, st *Stage, base *layers.Image, r
 			img, err := ex.fromLayerCache(state, step, key, layerKey)
 			if err != nil {
 				prepared.cleanup()
-				return nil, err
+				return nil, steps, cached, err
 			}
 			if img != nil {
 				state.img = img
@@ -396,7 +474,7 @@ func (ex *execution) stage(ctx context.Context, st *Stage, base *layers.Image, r
 		img, err := ex.run(ctx, st, state, step, digest, prepared, &ev)
 		prepared.cleanup()
 		if err != nil {
-			return nil, err
+			return nil, steps, cached, err
 		}
 		b.cache.markImage(img.ID)
 		if err := b.cache.Put(key, img.ID); err != nil {
@@ -408,14 +486,14 @@ func (ex *execution) stage(ctx context.Context, st *Stage, base *layers.Image, r
 			}
 		}
 		state.img = img
-		ex.steps++
+		steps++
 		ev.Kind, ev.Cached, ev.Elapsed = StepDone, false, time.Since(t0)
 		ex.emit(ev)
 	}
 	if err := ex.load(state); err != nil {
-		return nil, err
+		return nil, steps, cached, err
 	}
-	return state.img, nil
+	return state.img, steps, cached, nil
 }
 
 // fromLayerCache commits the layer the layer key names over the stage's

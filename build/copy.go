@@ -67,8 +67,10 @@ func (ex *execution) contentDigest(ctx context.Context, step *Step) (string, *pr
 	var digests []string
 	switch {
 	case cp.FromStage != nil || cp.FromImage != "":
-		img := ex.done[cp.FromStage]
-		if cp.FromStage == nil {
+		var img *layers.Image
+		if cp.FromStage != nil {
+			img = ex.result(cp.FromStage)
+		} else {
 			var err error
 			img, err = ex.b.baseImage(ctx, &Stage{Base: cp.FromImage, Pos: step.Pos}, ex.opts.Pull)
 			if err != nil {
@@ -565,7 +567,6 @@ func (c *tarCopier) parents(lowers []string, dir string, includeLast bool) error
 	if !includeLast {
 		parts = parts[:len(parts)-1]
 	}
-	_ = includeLast
 	cur := ""
 	for _, p := range parts {
 		cur = joinName(cur, p)

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -127,18 +128,20 @@ func runBuild(cmd *cobra.Command, opts buildOptions, contextDir string) error {
 
 // buildProgress prints build steps, one line each ("[2/7] RUN apk add …
 // 1.2s", "CACHED" for a cache hit) with a RUN's output below its line; on
-// a terminal the step is bold and the output dim.
+// a terminal the step is bold and the output dim. Stages that build in
+// parallel interleave: output is always under its own step's line.
 type buildProgress struct {
 	mu      sync.Mutex
 	w       io.Writer
 	tty     bool
-	pending string // a started step whose line is not printed yet
-	shown   bool   // the current step's line was printed before its output
-	midLine bool   // output ended without a newline
+	heads   map[int]string // started steps' lines
+	shown   map[int]bool   // steps whose line is printed above their output
+	last    int            // the step whose line or output was printed last
+	midLine bool           // output ended without a newline
 }
 
 func newBuildProgress(w io.Writer) *buildProgress {
-	p := &buildProgress{w: w}
+	p := &buildProgress{w: w, heads: map[int]string{}, shown: map[int]bool{}}
 	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) && os.Getenv("NO_COLOR") == "" {
 		p.tty = true
 	}
@@ -160,13 +163,14 @@ func (p *buildProgress) event(ev build.Event) {
 	case build.BuildWarning:
 		p.endLine()
 		fmt.Fprintf(p.w, "warning: %s\n", ev.Text)
+		p.last = 0
 	case build.StepStarted:
-		p.endLine()
-		p.pending, p.shown = head, false
+		p.heads[ev.N] = head
 	case build.StepOutput:
-		if p.pending != "" {
-			fmt.Fprintln(p.w, p.bold(p.pending))
-			p.pending, p.shown = "", true
+		if p.last != ev.N || !p.shown[ev.N] {
+			p.endLine()
+			fmt.Fprintln(p.w, p.bold(p.heads[ev.N]))
+			p.shown[ev.N], p.last = true, ev.N
 		}
 		if p.tty {
 			fmt.Fprintf(p.w, "\x1b[2m%s\x1b[0m", ev.Output)
@@ -183,12 +187,14 @@ func (p *buildProgress) event(ev build.Event) {
 			status = "CACHED"
 		}
 		p.endLine()
-		if p.shown {
+		if p.shown[ev.N] && p.last == ev.N {
 			fmt.Fprintf(p.w, "%s %s\n", p.bold(fmt.Sprintf("[%d/%d]", ev.N, ev.Total)), status)
 		} else {
 			fmt.Fprintln(p.w, strings.TrimSpace(p.bold(head)+" "+status))
 		}
-		p.pending, p.shown = "", false
+		delete(p.heads, ev.N)
+		delete(p.shown, ev.N)
+		p.last = ev.N
 	}
 }
 
@@ -199,14 +205,22 @@ func (p *buildProgress) endLine() {
 	p.midLine = false
 }
 
+// finish prints the lines of steps that started and never ended (the
+// build failed or was interrupted).
 func (p *buildProgress) finish() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.pending != "" {
-		fmt.Fprintln(p.w, p.bold(p.pending))
-		p.pending = ""
-	}
 	p.endLine()
+	var open []int
+	for n := range p.heads {
+		if !p.shown[n] {
+			open = append(open, n)
+		}
+	}
+	sort.Ints(open)
+	for _, n := range open {
+		fmt.Fprintln(p.w, p.bold(p.heads[n]))
+	}
 }
 
 func truncate(s string, n int) string {
