@@ -30,7 +30,23 @@ type Cgroup interface {
 	OOMKills() (int, error)
 	// Paths returns the directories by controller ("" for v2).
 	Paths() map[string]string
+	// Stats reads the cgroup's counters.
+	Stats() (*Stats, error)
 }
+
+// Stats are a cgroup's counters, as `stack stats` shows them. A counter the
+// host does not have stays zero.
+type Stats struct {
+	MemoryUsage uint64 // bytes in use (page cache included)
+	MemoryLimit uint64 // bytes; 0 when unlimited
+	CPUUsage    uint64 // nanoseconds of CPU time, all CPUs
+	Pids        uint64 // tasks in the cgroup
+	ReadBytes   uint64 // block I/O read, all devices
+	WriteBytes  uint64 // block I/O written, all devices
+}
+
+// unlimited is how v1 says "no memory limit" (a page-rounded max int64).
+const unlimitedV1 = 1 << 62
 
 // ErrNotSupported is returned for a resource the host's cgroup version
 // cannot limit (device rules on v2).

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -208,4 +209,56 @@ func (c *legacy) OOMKills() (int, error) {
 		return 0, fmt.Errorf("reading %s: %w", filepath.Join(d, "memory.oom_control"), err)
 	}
 	return n, nil
+}
+
+func (c *legacy) Stats() (*Stats, error) {
+	st := &Stats{}
+	u := func(ctrl, file string) uint64 {
+		d, ok := c.paths[ctrl]
+		if !ok {
+			return 0
+		}
+		v, err := readFile(d, file)
+		if err != nil {
+			return 0
+		}
+		n, _ := strconv.ParseUint(v, 10, 64)
+		return n
+	}
+	if _, ok := c.paths["memory"]; ok {
+		if _, err := os.Stat(c.paths["memory"]); err != nil {
+			return nil, fmt.Errorf("reading cgroup stats: %w", err)
+		}
+	}
+	st.MemoryUsage = u("memory", "memory.usage_in_bytes")
+	if l := u("memory", "memory.limit_in_bytes"); l < unlimitedV1 {
+		st.MemoryLimit = l
+	}
+	st.CPUUsage = u("cpuacct", "cpuacct.usage")
+	st.Pids = u("pids", "pids.current")
+	if d, ok := c.paths["blkio"]; ok {
+		if data, err := readFile(d, "blkio.throttle.io_service_bytes"); err == nil {
+			st.ReadBytes, st.WriteBytes = sumIOServiceBytes(data)
+		}
+	}
+	return st, nil
+}
+
+// sumIOServiceBytes adds the Read and Write lines of a v1
+// blkio.throttle.io_service_bytes file ("8:0 Read 4096").
+func sumIOServiceBytes(data string) (read, write uint64) {
+	for _, line := range strings.Split(data, "\n") {
+		f := strings.Fields(line)
+		if len(f) != 3 {
+			continue
+		}
+		n, _ := strconv.ParseUint(f[2], 10, 64)
+		switch f[1] {
+		case "Read":
+			read += n
+		case "Write":
+			write += n
+		}
+	}
+	return read, write
 }

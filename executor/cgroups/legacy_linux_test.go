@@ -75,6 +75,11 @@ func TestLegacyReal(t *testing.T) {
 	if n, err := cg.OOMKills(); err != nil || n != 0 {
 		t.Fatalf("OOMKills = %d, %v", n, err)
 	}
+	// (v1 memory charges stay where they were made: the usage of a process
+	// moved in after its start may read 0.)
+	if st, err := cg.Stats(); err != nil || st.Pids != 1 || st.MemoryLimit != 32<<20 {
+		t.Fatalf("Stats = %+v, %v; want 1 pid and a 32 MiB limit", st, err)
+	}
 	if err := Open(paths).Delete(); err != nil {
 		t.Fatal(err)
 	}

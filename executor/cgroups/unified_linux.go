@@ -242,3 +242,51 @@ func (c *unified) OOMKills() (int, error) {
 	}
 	return n, nil
 }
+
+func (c *unified) Stats() (*Stats, error) {
+	if _, err := os.Stat(c.path); err != nil {
+		return nil, fmt.Errorf("reading cgroup stats: %w", err)
+	}
+	st := &Stats{}
+	u := func(file string) uint64 {
+		v, err := readFile(c.path, file)
+		if err != nil {
+			return 0
+		}
+		n, _ := strconv.ParseUint(v, 10, 64)
+		return n
+	}
+	st.MemoryUsage = u("memory.current")
+	st.MemoryLimit = u("memory.max") // "max" parses as 0: unlimited
+	st.Pids = u("pids.current")
+	if data, err := readFile(c.path, "cpu.stat"); err == nil {
+		if n, err := parseKeyed(data, "usage_usec"); err == nil {
+			st.CPUUsage = uint64(n) * 1000
+		}
+	}
+	if data, err := readFile(c.path, "io.stat"); err == nil {
+		st.ReadBytes, st.WriteBytes = sumIOStat(data)
+	}
+	return st, nil
+}
+
+// sumIOStat adds rbytes and wbytes over the devices of a v2 io.stat file
+// ("8:0 rbytes=4096 wbytes=0 rios=1 ...").
+func sumIOStat(data string) (read, write uint64) {
+	for _, line := range strings.Split(data, "\n") {
+		for _, kv := range strings.Fields(line) {
+			k, v, ok := strings.Cut(kv, "=")
+			if !ok {
+				continue
+			}
+			n, _ := strconv.ParseUint(v, 10, 64)
+			switch k {
+			case "rbytes":
+				read += n
+			case "wbytes":
+				write += n
+			}
+		}
+	}
+	return read, write
+}

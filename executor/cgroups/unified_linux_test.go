@@ -75,6 +75,15 @@ func TestUnifiedCreateFakeTree(t *testing.T) {
 	if n, err := cg.OOMKills(); err != nil || n != 1 {
 		t.Errorf("OOMKills = %d, %v; want 1", n, err)
 	}
+	for f, v := range map[string]string{"memory.current": "1048576", "pids.current": "3",
+		"cpu.stat": "usage_usec 2500\nuser_usec 2000\n", "io.stat": "8:0 rbytes=100 wbytes=7 rios=1\n254:0 rbytes=20 wbytes=3\n"} {
+		os.WriteFile(filepath.Join(dir, f), []byte(v), 0o644)
+	}
+	stats, err := cg.Stats()
+	wantStats := &Stats{MemoryUsage: 1 << 20, MemoryLimit: 32 << 20, CPUUsage: 2500000, Pids: 3, ReadBytes: 120, WriteBytes: 10}
+	if err != nil || *stats != *wantStats {
+		t.Errorf("Stats = %+v, %v; want %+v", stats, err, wantStats)
+	}
 	if err := cg.Freeze(true); err != nil || read(t, filepath.Join(dir, "cgroup.freeze")) != "1" {
 		t.Errorf("Freeze: %v", err)
 	}
