@@ -138,7 +138,7 @@ func TestRunBasics(t *testing.T) {
 		// masked and read-only paths it has are checked.
 		{"masked paths", RunOptions{Command: []string{"sh", "-c", "wc -c < /proc/keys; wc -c < /proc/timer_list; wc -c < /proc/interrupts; ls /sys/firmware | wc -l; echo x > /proc/sys/kernel/domainname"}}, "0\n0\n0\n0\nsh: can't create /proc/sys/kernel/domainname: Read-only file system", 1},
 		{"privileged", RunOptions{Privileged: true, Command: []string{"sh", "-c", "grep -E '^(Seccomp|NoNewPrivs):' /proc/1/status; mount -o remount,rw /sys && echo sys rw"}}, "NoNewPrivs:\t0\nSeccomp:\t0\nsys rw", 0},
-		{"network none", RunOptions{Network: "none", Command: []string{"sh", "-c", "ls /sys/class/net"}}, "lo", 0},
+		{"network none", RunOptions{Network: "none", Command: []string{"sh", "-c", "ls /sys/class/net; ping -c1 -W1 127.0.0.1 >/dev/null && echo lo up"}}, "lo\nlo up", 0},
 		{"read-only root", RunOptions{ReadOnly: true, Command: []string{"touch", "/x"}}, "touch: /x: Read-only file system", 1},
 		{"env, workdir, entrypoint", RunOptions{Env: []string{"A=1", "B=two"}, Workdir: "/tmp/w", Entrypoint: ptr("sh"), Command: []string{"-c", "echo $A $B $(pwd) $HOME"}}, "1 two /tmp/w /root", 0},
 		{"tmpfs and shm size", RunOptions{Tmpfs: []string{"/scratch:size=1m"}, ShmSize: "2m", Command: []string{"sh", "-c", "df -k /scratch /dev/shm | tail -2 | awk '{print $2}'"}}, "1024\n2048", 0},

@@ -78,6 +78,12 @@ func initContainer(cfg *Config, sync int) error {
 			return err
 		}
 	}
+	if !cfg.Namespaces.HostNetwork && cfg.Namespaces.NetPath == "" {
+		// A new network namespace starts with lo down: up, as docker has it.
+		if err := loopbackUp(); err != nil {
+			return err
+		}
+	}
 	if cfg.Hostname != "" {
 		if err := unix.Sethostname([]byte(cfg.Hostname)); err != nil {
 			return fmt.Errorf("setting hostname: %w", err)
@@ -154,6 +160,27 @@ func initContainer(cfg *Config, sync int) error {
 		return fmt.Errorf("creating cgroup namespace: %w", err)
 	}
 	return finishProcess(pp, sync, cfg.ParentDeathSignal)
+}
+
+// loopbackUp sets IFF_UP on lo in this thread's network namespace.
+func loopbackUp() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("bringing lo up: %w", err)
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return fmt.Errorf("bringing lo up: %w", err)
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("bringing lo up: %w", err)
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("bringing lo up: %w", err)
+	}
+	return nil
 }
 
 func joinNamespace(path string, kind int) error {
