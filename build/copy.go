@@ -408,9 +408,15 @@ func copyTar(ctx context.Context, w io.Writer, lowers []string, cp *CopyStep, tr
 	dest := strings.TrimPrefix(cp.Dest, "/")
 	destIsDir := strings.HasSuffix(cp.Dest, "/") || cp.Dest == "/"
 	dest = strings.TrimSuffix(dest, "/")
+	// The destination's symlinks are the image's: COPY x /bin/ where /bin
+	// is a link to usr/bin writes usr/bin/x, never a /bin directory.
+	dest, err := resolveInLayers(lowers, dest)
+	if err != nil {
+		return fmt.Errorf("destination %s: %w", cp.Dest, err)
+	}
 	n := len(paths) + len(urls) + len(cp.Inline)
 	if !destIsDir {
-		if fi, ok := lookupLayers(lowers, dest); ok && fi.IsDir() {
+		if fi, _, ok := lookupLayers(lowers, dest); ok && fi.IsDir() {
 			destIsDir = true
 		}
 	}
@@ -573,7 +579,7 @@ func (c *tarCopier) parents(lowers []string, dir string, includeLast bool) error
 		if c.written[cur] {
 			continue
 		}
-		if fi, ok := lookupLayers(lowers, cur); ok && fi.IsDir() {
+		if fi, _, ok := lookupLayers(lowers, cur); ok && fi.IsDir() {
 			continue
 		}
 		hdr := &tar.Header{Name: cur + "/", Typeflag: tar.TypeDir, Mode: 0o755, ModTime: time.Now(), Format: tar.FormatPAX}
@@ -590,7 +596,7 @@ func (c *tarCopier) dir(dest string, fi fs.FileInfo, keep bool, lowers []string)
 	if dest == "" {
 		return nil
 	}
-	if _, ok := lookupLayers(lowers, dest); ok && !c.written[dest] {
+	if _, _, ok := lookupLayers(lowers, dest); ok && !c.written[dest] {
 		return nil
 	}
 	hdr, err := tar.FileInfoHeader(fi, "")
@@ -735,18 +741,21 @@ func isTarHeader(b []byte) bool {
 // mkdirLayer is the layer of a WORKDIR: the directories the image lacks,
 // or nil when dir exists.
 func mkdirLayer(lowers []string, dir string) ([]byte, error) {
-	rel := strings.Trim(dir, "/")
+	rel, err := resolveInLayers(lowers, strings.Trim(dir, "/"))
+	if err != nil {
+		return nil, fmt.Errorf("WORKDIR %s: %w", dir, err)
+	}
 	if rel == "" {
 		return nil, nil
 	}
-	if fi, ok := lookupLayers(lowers, rel); ok {
+	if fi, _, ok := lookupLayers(lowers, rel); ok {
 		if fi.IsDir() {
 			return nil, nil
 		}
 		if fi.Mode()&fs.ModeSymlink == 0 {
 			return nil, fmt.Errorf("WORKDIR %s: a file of that name exists in the image", dir)
 		}
-		return nil, nil // a symlink: the runtime resolves it
+		return nil, nil // a symlink to no directory: the runtime fails on it as docker does
 	}
 	var buf bytes.Buffer
 	c := &tarCopier{tw: tar.NewWriter(&buf), cp: &CopyStep{}, written: map[string]bool{}}
@@ -796,22 +805,23 @@ func resolveOwner(lowers []string, spec string) (int, int, error) {
 }
 
 func findEntry(lowers []string, file string, match func([]string) bool) ([]string, bool) {
-	fi, ok := lookupLayers(lowers, file)
+	rel, err := resolveInLayers(lowers, file)
+	if err != nil {
+		return nil, false
+	}
+	fi, full, ok := lookupLayers(lowers, rel)
 	if !ok || !fi.Mode().IsRegular() {
 		return nil, false
 	}
-	for _, l := range lowers {
-		b, err := os.ReadFile(filepath.Join(l, file))
-		if err != nil {
-			continue
+	b, err := os.ReadFile(full)
+	if err != nil {
+		return nil, false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Split(line, ":")
+		if match(f) {
+			return f, true
 		}
-		for _, line := range strings.Split(string(b), "\n") {
-			f := strings.Split(line, ":")
-			if match(f) {
-				return f, true
-			}
-		}
-		break
 	}
 	return nil, false
 }

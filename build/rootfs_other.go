@@ -7,7 +7,9 @@ import (
 	"io/fs"
 )
 
-func lookupLayers(lowers []string, rel string) (fs.FileInfo, bool) { return nil, false }
+func lookupLayers(lowers []string, rel string) (fs.FileInfo, string, bool) { return nil, "", false }
+
+func resolveInLayers(lowers []string, rel string) (string, error) { return rel, nil }
 
 func isWhiteout(fi fs.FileInfo) bool { return false }
 
