@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -189,5 +190,41 @@ func TestDigestFollowsSourceSymlinks(t *testing.T) {
 	}
 	if d1 == d2 || !strings.HasPrefix(d1, "dir:") {
 		t.Errorf("digests %s and %s: a change behind a symlinked source must show", d1, d2)
+	}
+}
+
+func TestCopyTarMakesMissingParents(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "f"), []byte("f"), 0o644)
+	c, err := OpenContext(dir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for dest, want := range map[string][]string{
+		"/a/b/g":   {"a/", "a/b/", "a/b/g"},
+		"/a/b/":    {"a/", "a/b/", "a/b/f"},
+		"/g":       {"g"},
+		"rel/../h": {"h"},
+	} {
+		var buf bytes.Buffer
+		cp := &CopyStep{Dest: path.Clean("/" + dest)}
+		if strings.HasSuffix(dest, "/") {
+			cp.Dest += "/"
+		}
+		if err := copyTar(t.Context(), &buf, nil, cp, contextTree{c}, []string{"f"}, nil); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		tr := tar.NewReader(&buf)
+		for {
+			h, err := tr.Next()
+			if err != nil {
+				break
+			}
+			got = append(got, h.Name)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("COPY f %s (-want +got):\n%s", dest, diff)
+		}
 	}
 }

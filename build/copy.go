@@ -444,7 +444,7 @@ func copyTar(ctx context.Context, w io.Writer, lowers []string, cp *CopyStep, tr
 	if !destIsDir {
 		parent = path.Dir(dest)
 	}
-	if err := c.parents(lowers, parent, destIsDir); err != nil {
+	if err := c.parents(lowers, parent); err != nil {
 		return err
 	}
 	target := func(name string) string {
@@ -563,16 +563,13 @@ func (c *tarCopier) write(hdr *tar.Header, r io.Reader) error {
 	return nil
 }
 
-// parents writes directory entries for the components of dir the image
-// lacks (dir itself too when it is the destination directory).
-func (c *tarCopier) parents(lowers []string, dir string, includeLast bool) error {
+// parents writes directory entries for the components of dir (dir
+// included) that the image lacks.
+func (c *tarCopier) parents(lowers []string, dir string) error {
 	if dir == "" || dir == "." {
 		return nil
 	}
 	parts := strings.Split(dir, "/")
-	if !includeLast {
-		parts = parts[:len(parts)-1]
-	}
 	cur := ""
 	for _, p := range parts {
 		cur = joinName(cur, p)
@@ -663,7 +660,7 @@ func (c *tarCopier) extract(p, dir string) (ok bool, err error) {
 	if err != nil || r == nil {
 		return false, err
 	}
-	if err := c.parents(nil, dir, true); err != nil {
+	if err := c.parents(nil, dir); err != nil {
 		return false, err
 	}
 	tr := tar.NewReader(r)
@@ -759,7 +756,7 @@ func mkdirLayer(lowers []string, dir string) ([]byte, error) {
 	}
 	var buf bytes.Buffer
 	c := &tarCopier{tw: tar.NewWriter(&buf), cp: &CopyStep{}, written: map[string]bool{}}
-	if err := c.parents(lowers, rel, true); err != nil {
+	if err := c.parents(lowers, rel); err != nil {
 		return nil, err
 	}
 	if err := c.tw.Close(); err != nil {
