@@ -109,11 +109,6 @@ func CreateContainer(root string, opts *RunOptions, log *slog.Logger) (c *Contai
 	if len(lower) == 0 {
 		lower = []string{filepath.Join(root, "layers", "empty")}
 	}
-	if len(lower) == 1 {
-		// A single read-only layer needs a second lower (overlay rule):
-		// the empty one.
-		lower = append(lower, filepath.Join(root, "layers", "empty"))
-	}
 	// The overlay is mounted in the container's own mount namespace only,
 	// so every container can use the same mount point.
 	mnt := filepath.Join(root, "run", "rootfs")
