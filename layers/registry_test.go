@@ -2,6 +2,7 @@ package layers
 
 import (
 	"bytes"
+	"errors"
 	"context"
 	"io"
 	"log"
@@ -187,6 +188,16 @@ func TestPullMultiArch(t *testing.T) {
 	idxDigest, _ := idx.Digest()
 	if img.RepoDigests[0] != host+"/multi/img@"+idxDigest.String() {
 		t.Fatalf("repo digest %v", img.RepoDigests)
+	}
+	other, err := s.Pull(context.Background(), host+"/multi/img:1", RegistryOptions{Platform: &v1.Platform{OS: "linux", Architecture: "s390x"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if other.Digest != want["s390x"].String() || other.Config.Architecture != "s390x" {
+		t.Fatalf("platform s390x: got %s", other.Digest)
+	}
+	if _, err := s.Pull(context.Background(), host+"/multi/img:1", RegistryOptions{Platform: &v1.Platform{OS: "windows", Architecture: "amd64"}}); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("missing platform: %v", err)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"os"
 	"sync"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -16,6 +17,7 @@ import (
 type pullOptions struct {
 	quiet    bool
 	noUnpack bool
+	platform string
 }
 
 func init() { registerCommand(newPullCommand) }
@@ -35,6 +37,7 @@ in; --no-unpack stores only the compressed layers.`,
 		},
 	}
 	cmd.Flags().BoolVarP(&opts.quiet, "quiet", "q", false, "print only the image ID")
+	cmd.Flags().StringVar(&opts.platform, "platform", "", "pick this os/arch[/variant] from a multi-arch image (default: the host's)")
 	cmd.Flags().BoolVar(&opts.noUnpack, "no-unpack", false, "store the compressed layers only, as skopeo copy does (unpacked later, when a container is prepared from the image)")
 	return cmd
 }
@@ -44,8 +47,17 @@ func runPull(cmd *cobra.Command, opts pullOptions, ref string) error {
 	if err != nil {
 		return err
 	}
+	ro := layers.RegistryOptions{Lazy: opts.noUnpack}
+	if opts.platform != "" {
+		pl, err := v1.ParsePlatform(opts.platform)
+		if err != nil {
+			return fmt.Errorf("--platform %q: %w", opts.platform, err)
+		}
+		ro.Platform = pl
+	}
 	p := newProgress(cmd.ErrOrStderr(), opts.quiet, "pulling")
-	img, err := store.Pull(cmd.Context(), ref, layers.RegistryOptions{Progress: p.event, Lazy: opts.noUnpack})
+	ro.Progress = p.event
+	img, err := store.Pull(cmd.Context(), ref, ro)
 	p.finish()
 	if err != nil {
 		return err
