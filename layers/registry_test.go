@@ -2,8 +2,8 @@ package layers
 
 import (
 	"bytes"
-	"errors"
 	"context"
+	"errors"
 	"io"
 	"log"
 	"net/http"
