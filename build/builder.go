@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -324,12 +325,17 @@ func (b *Builder) Build(ctx context.Context, opts Options) (*BuildResult, error)
 		}
 		final = img
 	}
+	retagged := false
 	for _, t := range opts.Tags {
+		if r, err := layers.ParseReference(t); err == nil && slices.Contains(final.RepoTags, r.Familiar()) {
+			continue // already there: a cached rebuild writes nothing
+		}
 		if err := b.store.Tag(final.ID, t); err != nil {
 			return nil, fmt.Errorf("tagging %s: %w", t, err)
 		}
+		retagged = true
 	}
-	if len(opts.Tags) > 0 {
+	if retagged {
 		if img, err := b.store.Image(final.ID); err == nil {
 			final = img
 		}
