@@ -139,7 +139,11 @@ func (c *Cache) markImage(id string) {
 // markResult records an image that a build returned: `builder prune`
 // leaves it to `image prune`.
 func (c *Cache) markResult(id string) {
-	_ = writeFileRename(filepath.Join(c.dir, "results", keyHex(id)), nil)
+	p := filepath.Join(c.dir, "results", keyHex(id))
+	if _, err := os.Stat(p); err == nil {
+		return
+	}
+	_ = writeFileRename(p, nil)
 }
 
 // IntermediateImages returns the IDs of the images build steps committed
