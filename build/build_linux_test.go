@@ -877,3 +877,22 @@ COPY --from=b /b /b
 		t.Errorf("failing stage: %v", err)
 	}
 }
+
+// TestExampleBuilt builds examples/built's image as its stack file says.
+func TestExampleBuilt(t *testing.T) {
+	testenv.RequirePrivileged(t)
+	root, store := busyboxStore(t)
+	b := build.NewBuilder(store, executor.NewBuildRunner(root, nil), nil)
+	_, err := b.Build(context.Background(), build.Options{ContextDir: "../examples/built/app", Network: "none",
+		Args: map[string]string{"GREETING": "hello from a build"}, Tags: []string{"built-app:latest"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := runShell(t, root, "built-app", "cat /www/index.html /www/page.txt"); !strings.HasPrefix(out, "hello from a build\n") {
+		t.Errorf("built-app: %q", out)
+	}
+	img, _ := store.Image("built-app")
+	if diff := cmp.Diff([]string{"httpd", "-f", "-p", "80", "-h", "/www"}, img.Config.Config.Cmd); diff != "" {
+		t.Errorf("Cmd (-want +got):\n%s", diff)
+	}
+}
