@@ -54,7 +54,10 @@ type RunOptions struct {
 	TTY         bool // -t
 	Remove      bool // --rm
 
-	Network     string // "none", "host", or "" (the default network)
+	Network string // "none", "host", or "" (the default network)
+	// Net is the rest of the network request (ports, DNS, hosts, aliases,
+	// further networks): see runtime_net.go.
+	Net         NetOptions
 	Volumes     []string
 	Tmpfs       []string
 	ReadOnly    bool
@@ -97,6 +100,8 @@ type Container struct {
 	OpenStdin  bool              `json:"open_stdin,omitempty"`
 	Tty        bool              `json:"tty,omitempty"`
 	Network    string            `json:"network"`
+	// Net is the container's network setup as created (runtime_net.go).
+	Net *NetRecord `json:"net,omitempty"`
 	// Volumes are the named volumes the container uses; Anonymous ones
 	// are removed with it when AutoRemove is set.
 	Volumes   []string `json:"volumes,omitempty"`
@@ -177,16 +182,8 @@ func buildContainer(root, id string, opts *RunOptions, img *v1.ConfigFile, image
 		return nil, &container.InitError{Msg: "no command specified", Code: 125}
 	}
 
-	c.Network = opts.Network
-	switch c.Network {
-	case "", "default", "bridge":
-		c.Network = "none" // until the networking code registers bridges
-		if opts.Network != "" && opts.Network != "default" {
-			return nil, fmt.Errorf("--network %s: only none and host are supported so far", opts.Network)
-		}
-	case "none", "host":
-	default:
-		return nil, fmt.Errorf("--network %s: only none and host are supported so far", opts.Network)
+	if err := applyNetworkMode(c, opts); err != nil {
+		return nil, err
 	}
 
 	hostname := opts.Hostname

@@ -133,6 +133,14 @@ func CreateContainer(root string, opts *RunOptions, log *slog.Logger) (c *Contai
 	if err := compileSeccomp(root, c); err != nil {
 		return nil, err
 	}
+	if err := setupNetwork(root, c, tmp); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			teardownNetwork(root, c)
+		}
+	}()
 	log.Debug("seccomp ready", "took", time.Since(t0))
 	if err := writeRecord(tmp, c, !c.AutoRemove); err != nil {
 		return nil, err
@@ -601,6 +609,9 @@ func waitGone(pid int, start uint64, d time.Duration) {
 // removeFiles removes the container's directory (record, state, writable
 // layer), its name and, for --rm containers, its anonymous volumes.
 func removeFiles(root string, c *Container) error {
+	if err := teardownNetwork(root, c); err != nil {
+		return fmt.Errorf("removing container %s: %w", c.ID, err)
+	}
 	dir := containerDir(root, c.ID)
 	// The overlay lives in the container's mount namespace only and is
 	// gone with its last process: the directories are plain files now.

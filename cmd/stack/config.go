@@ -45,6 +45,7 @@ the enabled services, one per line.`,
 	f := cmd.Flags()
 	f.StringVar(&opts.format, "format", "yaml", "output format: yaml or json")
 	f.BoolVar(&opts.services, "services", false, "print the service names, one per line")
+	projectFlags(cmd)
 	return cmd
 }
 

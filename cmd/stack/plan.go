@@ -45,6 +45,7 @@ With --detailed-exitcode the exit status is 0 when nothing would change,
 	f.BoolVar(&opts.forceRecreate, "force-recreate", false, "replace the containers even if their configuration did not change")
 	f.BoolVar(&opts.noRecreate, "no-recreate", false, "keep existing containers even if their configuration changed")
 	f.BoolVar(&opts.noDeps, "no-deps", false, "do not include the services the named services depend on")
+	projectFlags(cmd)
 	return cmd
 }
 

@@ -41,7 +41,10 @@ func newRootCommand() *cobra.Command {
 		},
 	}
 	pf := root.PersistentFlags()
-	pf.StringArrayVarP(&global.files, "file", "f", nil, "stack file (repeatable; later files override earlier ones)")
+	// --file has its -f shorthand only on the project commands (see
+	// projectFlags): container commands use -f for force and follow, as
+	// docker does.
+	pf.StringArrayVar(&global.files, "file", nil, "stack file (repeatable; later files override earlier ones)")
 	pf.StringVarP(&global.projectName, "project-name", "p", "", "project name (default: the file's name: key, else the directory name)")
 	pf.StringVar(&global.projectDir, "project-directory", "", "project directory (default: the directory of the first file)")
 	pf.StringVar(&global.root, "root", envOr("STACK_ROOT", "/var/lib/stack"), "state root (env STACK_ROOT)")
@@ -84,4 +87,10 @@ func stateRoot() (string, error) {
 		return "", fmt.Errorf("state root %q: %w", global.root, err)
 	}
 	return r, nil
+}
+
+// projectFlags gives a project command (plan, up, down, config, ...) the
+// -f shorthand of the global --file flag.
+func projectFlags(cmd *cobra.Command) {
+	cmd.Flags().StringArrayVarP(&global.files, "file", "f", nil, "stack file (repeatable; later files override earlier ones)")
 }
