@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -53,32 +52,9 @@ func runConfig(cmd *cobra.Command, args []string, opts configOptions) error {
 	if opts.format != "yaml" && opts.format != "json" {
 		return fmt.Errorf("--format %q: want yaml or json", opts.format)
 	}
-	stderr := cmd.ErrOrStderr()
-	st, err := spec.Load(spec.LoadOptions{
-		Files:       global.files,
-		ProjectDir:  global.projectDir,
-		ProjectName: global.projectName,
-		Profiles:    global.profiles,
-		Services:    args,
-		EnvFiles:    global.envFiles,
-		Loose:       global.loose,
-	})
-	var serr *spec.Error
-	if errors.As(err, &serr) {
-		errs := 0
-		for _, d := range serr.Diagnostics {
-			fmt.Fprintln(stderr, d)
-			if d.Severity == spec.SevError {
-				errs++
-			}
-		}
-		return &exitError{code: 1, err: fmt.Errorf("the stack file has %d error(s)", errs)}
-	}
+	st, err := loadProject(cmd, args)
 	if err != nil {
 		return err
-	}
-	for _, w := range st.Warnings {
-		fmt.Fprintln(stderr, w)
 	}
 	out := cmd.OutOrStdout()
 	if opts.services {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 
@@ -10,7 +9,6 @@ import (
 
 	"github.com/stack-dev/stack/executor"
 	"github.com/stack-dev/stack/planner"
-	"github.com/stack-dev/stack/spec"
 )
 
 type planOptions struct {
@@ -53,37 +51,15 @@ func runPlan(cmd *cobra.Command, args []string, opts planOptions) error {
 	if opts.format != "text" && opts.format != "json" {
 		return fmt.Errorf("--format %q: want text or json", opts.format)
 	}
-	st, err := spec.Load(spec.LoadOptions{
-		Files:       global.files,
-		ProjectDir:  global.projectDir,
-		ProjectName: global.projectName,
-		Profiles:    global.profiles,
-		Services:    args,
-		EnvFiles:    global.envFiles,
-		Loose:       global.loose,
-	})
-	var serr *spec.Error
-	if errors.As(err, &serr) {
-		errs := 0
-		for _, d := range serr.Diagnostics {
-			fmt.Fprintln(cmd.ErrOrStderr(), d)
-			if d.Severity == spec.SevError {
-				errs++
-			}
-		}
-		return &exitError{code: 1, err: fmt.Errorf("the stack file has %d error(s)", errs)}
-	}
+	st, err := loadProject(cmd, args)
 	if err != nil {
 		return err
-	}
-	for _, w := range st.Warnings {
-		fmt.Fprintln(cmd.ErrOrStderr(), w)
 	}
 	root, err := stateRoot()
 	if err != nil {
 		return err
 	}
-	obs, err := executor.Observe(root, st.Name)
+	obs, err := executor.ObserveHost(cmd.Context(), root, st)
 	if err != nil {
 		return err
 	}
