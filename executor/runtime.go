@@ -41,6 +41,11 @@ type RunOptions struct {
 	Name       string
 	Command    []string // replaces the image's Cmd when not empty
 	Entrypoint *string  // replaces the image's Entrypoint (and drops its Cmd); "" clears it
+	// EntrypointList is compose's list form: nil keeps the image's, an
+	// empty list clears it; either way set, it drops the image's Cmd.
+	EntrypointList []string
+	// CommandSet makes an empty Command clear the image's Cmd (compose `command: []`).
+	CommandSet bool
 	Env        []string // KEY=value, or KEY to take the value from the caller's environment
 	EnvFiles   []string
 	Workdir    string
@@ -174,7 +179,10 @@ func buildContainer(root, id string, opts *RunOptions, img *v1.ConfigFile, image
 		}
 		cmd = nil
 	}
-	if len(opts.Command) > 0 {
+	if opts.EntrypointList != nil {
+		entry, cmd = opts.EntrypointList, nil
+	}
+	if len(opts.Command) > 0 || opts.CommandSet {
 		cmd = opts.Command
 	}
 	args := append(append([]string(nil), entry...), cmd...)
