@@ -27,6 +27,7 @@ type buildOptions struct {
 	labels    []string
 	network   string
 	quiet     bool
+	progress  string
 }
 
 func init() { registerCommand(newBuildCommand) }
@@ -55,6 +56,7 @@ printed.`,
 	f.StringArrayVar(&opts.labels, "label", nil, "set metadata on the image (KEY=VALUE)")
 	f.StringVar(&opts.network, "network", build.NetworkDefault, "the network of RUN steps: default, none or host")
 	f.BoolVarP(&opts.quiet, "quiet", "q", false, "print only the image ID")
+	f.StringVar(&opts.progress, "progress", "auto", "progress output: auto (tty on a terminal), tty, plain")
 	return cmd
 }
 
@@ -100,6 +102,15 @@ func runBuild(cmd *cobra.Command, opts buildOptions, contextDir string) error {
 	var p *buildProgress
 	if !opts.quiet {
 		p = newBuildProgress(cmd.ErrOrStderr())
+		switch opts.progress {
+		case "auto":
+		case "tty":
+			p.tty = true
+		case "plain":
+			p.tty = false
+		default:
+			return fmt.Errorf("--progress %q: want auto, tty or plain", opts.progress)
+		}
 		bo.Progress = p.event
 	}
 	runner := executor.NewBuildRunner(store.Root(), logger)
