@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/netip"
 	"sort"
 	"strconv"
@@ -272,8 +273,8 @@ func (m *Manager) RefreshHosts(ctx context.Context) error {
 	return m.refreshHosts(nets, "*")
 }
 
-// refreshHosts rewrites every recorded hosts file. A file that cannot be
-// written is logged, not returned, unless it belongs to container must
+// refreshHosts rewrites every recorded hosts file. A file whose directory
+// does not exist is skipped; any other file that cannot be written is logged, not returned, unless it belongs to container must
 // ("*": any): a removed container's missing directory must not make its
 // neighbours' attach fail.
 func (m *Manager) refreshHosts(nets []*Network, must string) error {
@@ -296,6 +297,12 @@ func (m *Manager) refreshHosts(nets []*Network, must string) error {
 			}
 			c, _ := HostsFor(e.ContainerID, nets)
 			if err := WriteHosts(path, c); err != nil {
+				if errors.Is(err, fs.ErrNotExist) {
+					// Its directory is not there: not yet (the runtime
+					// creates a container's files under a temporary name and
+					// writes this one itself) or no more (being removed).
+					continue
+				}
 				if must == "*" || must == e.ContainerID {
 					errs = append(errs, fmt.Errorf("container %s: %w", e.Name, err))
 				} else {
