@@ -56,10 +56,13 @@ func (d *hostDriver) close() {
 }
 
 // networkConfig translates a stack network into netplan's terms.
-func networkConfig(n *spec.Network) (netplan.NetworkConfig, error) {
+func networkConfig(project string, n *spec.Network) (netplan.NetworkConfig, error) {
 	cfg := netplan.NetworkConfig{
 		Name: n.HostName, Driver: "bridge", Internal: n.Internal,
-		Options: map[string]string{}, Labels: n.Labels,
+		Options: map[string]string{}, Labels: map[string]string{LabelProject: project},
+	}
+	for k, v := range n.Labels {
+		cfg.Labels[k] = v
 	}
 	for k, v := range n.DriverOpts {
 		cfg.Options[k] = v
@@ -103,9 +106,11 @@ func (d *hostDriver) createNetwork(ctx context.Context, project string, n *spec.
 		if err != nil {
 			return nil, fmt.Errorf("external network %s: %w", n.HostName, err)
 		}
-		return networkRecord(nw), nil
+		rec := networkRecord(nw)
+		rec.External = true
+		return rec, nil
 	}
-	cfg, err := networkConfig(n)
+	cfg, err := networkConfig(project, n)
 	if err != nil {
 		return nil, err
 	}
@@ -147,9 +152,9 @@ func (d *hostDriver) createVolume(ctx context.Context, project string, v *spec.V
 		if _, err := os.Stat(dir); err != nil {
 			return nil, fmt.Errorf("external volume %s: %w", v.HostName, err)
 		}
-		return &VolumeRecord{HostName: v.HostName}, nil
+		return &VolumeRecord{HostName: v.HostName, External: true}, nil
 	}
-	if err := os.MkdirAll(filepath.Join(dir, "_data"), 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("creating volume %s: %w", v.HostName, err)
 	}
 	return &VolumeRecord{HostName: v.HostName}, nil

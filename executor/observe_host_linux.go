@@ -2,11 +2,14 @@ package executor
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
+	"strconv"
 
 	"github.com/stack-dev/stack/executor/container"
 	"github.com/stack-dev/stack/layers"
@@ -26,6 +29,20 @@ func ObserveHost(ctx context.Context, root string, desired *spec.Stack) (*planne
 	obs, err := Observe(root, desired.Name)
 	if err != nil {
 		return nil, err
+	}
+	if rec, err := ReadProjectRecord(root, desired.Name); err == nil || errors.Is(err, fs.ErrNotExist) {
+		if rec == nil {
+			rec = &ProjectRecord{Project: desired.Name}
+		}
+		strays, err := findStrays(root, desired.Name, rec)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range strays {
+			obs.Containers = append(obs.Containers, &planner.ObservedContainer{
+				Service: c.Service, Number: c.Number, Name: c.Name, ID: c.ID, Status: planner.StatusDead,
+			})
+		}
 	}
 	for _, c := range obs.Containers {
 		c.Status, c.ExitCode = containerOnHost(root, c)
@@ -156,4 +173,41 @@ func imagesOnHost(root string, desired *spec.Stack, obs *planner.Observed) error
 		}
 	}
 	return nil
+}
+
+// findStrays lists the project's containers on the host that rec lacks.
+func findStrays(root, project string, rec *ProjectRecord) ([]*ContainerRecord, error) {
+	entries, err := os.ReadDir(filepath.Join(root, "containers"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listing containers: %w", err)
+	}
+	known := map[string]bool{}
+	for _, c := range rec.Containers {
+		known[c.ID] = true
+	}
+	var strays []*ContainerRecord
+	for _, e := range entries {
+		id := e.Name()
+		if len(id) != 64 || known[id] {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(root, "containers", id, "config.json"))
+		if err != nil {
+			continue
+		}
+		var c struct {
+			Name   string            `json:"name"`
+			Labels map[string]string `json:"labels"`
+		}
+		if json.Unmarshal(b, &c) != nil || c.Labels[LabelProject] != project {
+			continue
+		}
+		n, _ := strconv.Atoi(c.Labels[LabelNumber])
+		strays = append(strays, &ContainerRecord{ID: id, Name: c.Name, Service: c.Labels[LabelService], Number: n, State: StateRemoving})
+	}
+	sort.Slice(strays, func(i, j int) bool { return strays[i].Name < strays[j].Name })
+	return strays, nil
 }

@@ -36,6 +36,7 @@ type ProjectRecord struct {
 // NetworkRecord is a network the project created.
 type NetworkRecord struct {
 	HostName string          `json:"host_name"`
+	External bool            `json:"external,omitempty"` // not created by the project: never removed
 	Bridge   string          `json:"bridge,omitempty"`
 	Subnet   string          `json:"subnet,omitempty"`
 	Gateway  string          `json:"gateway,omitempty"`
@@ -45,6 +46,7 @@ type NetworkRecord struct {
 // VolumeRecord is a named volume the project created.
 type VolumeRecord struct {
 	HostName string `json:"host_name"`
+	External bool   `json:"external,omitempty"` // not created by the project: never removed
 }
 
 // ImageRecord is an image the project uses or made.
