@@ -73,6 +73,14 @@ type RunOptions struct {
 	ShmSize     string
 	Ulimits     []string
 	StopSignal  string
+	// Restart is docker's --restart: no, always, unless-stopped,
+	// on-failure[:N]. It applies to detached containers (their supervisor
+	// restarts them).
+	Restart string
+	// LogOpts are --log-opt values: max-size (10m), max-file (3).
+	LogOpts map[string]string
+	// Healthcheck overrides the image's HEALTHCHECK (nil: the image's).
+	Healthcheck *HealthConfig
 
 	Memory         string
 	MemorySwap     string
@@ -111,6 +119,13 @@ type Container struct {
 	// are removed with it when AutoRemove is set.
 	Volumes   []string `json:"volumes,omitempty"`
 	Anonymous []string `json:"anonymous_volumes,omitempty"`
+
+	// Restart is the restart policy (docker's syntax, "" = no); LogOpts
+	// the log rotation options; Healthcheck the check the supervisor runs
+	// (nil: none).
+	Restart     string            `json:"restart,omitempty"`
+	LogOpts     map[string]string `json:"log_opts,omitempty"`
+	Healthcheck *HealthConfig     `json:"healthcheck,omitempty"`
 
 	// SeccompProfile is what was asked: "" (docker's default),
 	// "unconfined", or a profile file; the compiled program is in Runtime.
@@ -190,7 +205,7 @@ func buildContainer(root, id string, opts *RunOptions, img *v1.ConfigFile, image
 		return nil, &container.InitError{Msg: "no command specified", Code: 125}
 	}
 
-	if err := applyNetworkMode(c, opts); err != nil {
+	if err := applyNetworkMode(c, opts, ic.ExposedPorts); err != nil {
 		return nil, err
 	}
 
@@ -228,6 +243,21 @@ func buildContainer(root, id string, opts *RunOptions, img *v1.ConfigFile, image
 		c.StopSignal = "SIGTERM"
 	}
 	if _, err := ParseSignal(c.StopSignal); err != nil {
+		return nil, err
+	}
+
+	if _, err := ParseRestartPolicy(opts.Restart); err != nil {
+		return nil, err
+	}
+	if opts.Remove && opts.Restart != "" && opts.Restart != "no" {
+		return nil, errors.New("conflicting options: cannot specify both --restart and --rm")
+	}
+	c.Restart = opts.Restart
+	if _, err := parseLogOpts(opts.LogOpts); err != nil {
+		return nil, err
+	}
+	c.LogOpts = opts.LogOpts
+	if c.Healthcheck, err = mergeHealth(opts.Healthcheck, ic.Healthcheck); err != nil {
 		return nil, err
 	}
 
@@ -709,6 +739,9 @@ type AttachOptions struct {
 	// Early is the start SpawnInit began before the container was
 	// created (nil: StartContainer does it all).
 	Early *Early
+	// RestartCount is recorded in the new state (the supervisor's count
+	// of restarts so far).
+	RestartCount int
 }
 
 // Running is a started container.
@@ -719,6 +752,12 @@ type Running struct {
 	root      string
 	cg        cgroups.Cgroup
 	log       *slog.Logger
+	// supervised: a shim waits for this container and stays after it
+	// ends (to restart it): finish keeps it recorded as the supervisor.
+	supervised bool
+	// beforeRecord runs in finish once every process of the container is
+	// gone and before the end is recorded (the shim drains its logs).
+	beforeRecord func()
 }
 
 // ExecOptions is `stack exec`'s request.

@@ -21,7 +21,7 @@ func BenchmarkRunPhases(b *testing.B) {
 		opts := &RunOptions{Image: "busybox", Command: []string{"true"}, Remove: true}
 		att := AttachOptions{Foreground: true, Logger: benchLog}
 		// As `stack run` does: the init first, then the record.
-		if att.Early, err = SpawnInit(opts, att); err != nil {
+		if att.Early, err = SpawnInit(root, opts, att); err != nil {
 			b.Fatal(err)
 		}
 		c, err := CreateContainer(root, opts, benchLog)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -148,10 +149,12 @@ func CreateContainer(root string, opts *RunOptions, log *slog.Logger) (c *Contai
 	if err := os.Rename(tmp, dir); err != nil {
 		return nil, fmt.Errorf("creating container %s: %w", id, err)
 	}
+	networkCreated(root, c)
 	if !c.AutoRemove {
 		syncDir(filepath.Dir(dir))
 	}
 	log.Debug("container created", "id", id, "name", c.Name, "image", img.ID)
+	emitEvent(root, c, EventCreate, nil)
 	return c, nil
 }
 
@@ -340,7 +343,10 @@ func StartContainer(root string, c *Container, o AttachOptions) (*Running, error
 		log.Debug("cgroup created", "took", time.Since(t0))
 		joiner = cg
 	}
-	st := &container.State{Status: container.Running, CreatedAt: c.Created, Cgroups: cg.Paths()}
+	st := &container.State{Status: container.Running, CreatedAt: c.Created, Cgroups: cg.Paths(), RestartCount: o.RestartCount}
+	if c.Healthcheck != nil {
+		st.Health = &container.Health{Status: container.HealthStarting}
+	}
 	cfg := c.Runtime
 	if host.Mode == cgroups.Unified && !c.Resources.AllowAllDevices {
 		// No device cgroup on v2 here (it needs a BPF program): without
@@ -378,15 +384,20 @@ func StartContainer(root string, c *Container, o AttachOptions) (*Running, error
 		cg.Delete()
 		return nil, err
 	}
+	emitEvent(root, c, EventStart, nil)
 	return &Running{Container: c, Task: task, State: st, root: root, cg: cg, log: log}, nil
 }
 
 // SpawnInit begins the start of the container that `stack run` is about to
 // create with opts (it sets opts.ID): pass the result to StartContainer in
 // AttachOptions.Early, or Abort it when the creation fails.
-func SpawnInit(opts *RunOptions, o AttachOptions) (*Early, error) {
+func SpawnInit(root string, opts *RunOptions, o AttachOptions) (*Early, error) {
 	if opts.ID == "" {
 		opts.ID = newID()
+	}
+	ns, err := initNamespaces(root, opts)
+	if err != nil {
+		return nil, err
 	}
 	res, err := buildResources(opts)
 	if err != nil {
@@ -405,7 +416,7 @@ func SpawnInit(opts *RunOptions, o AttachOptions) (*Early, error) {
 		cg, err = host.Create("stack/"+opts.ID, res)
 		created <- err
 	}()
-	p, err := spawnInit(container.Namespaces{HostNetwork: opts.Network == "host"}, opts.TTY, o)
+	p, err := spawnInit(ns, opts.TTY, o)
 	if cerr := <-created; err != nil || cerr != nil {
 		if p != nil {
 			p.Abort()
@@ -469,14 +480,14 @@ func (r *Running) Wait() (container.ExitStatus, error) {
 func (r *Running) finish(es container.ExitStatus) error {
 	t0 := time.Now()
 	defer func() { r.log.Debug("container torn down", "took", time.Since(t0)) }()
-	st := r.State
-	st.Status = container.Exited
-	st.ExitCode = es.Code
-	st.FinishedAt = time.Now().UTC()
+	oom := false
 	if n, err := r.cg.OOMKills(); err == nil && n > 0 {
-		st.OOMKilled = true
+		oom = true
 	}
-	st.Pid, st.PidStart, st.Supervisor, st.SupervisorStart = 0, 0, 0, 0
+	attrs := map[string]string{"exitCode": strconv.Itoa(es.Code)}
+	if oom {
+		emitEvent(r.root, r.Container, EventOOM, nil)
+	}
 	if r.Container.AutoRemove {
 		// The cgroup and the files go side by side: both wait on the
 		// kernel (rmdir of cgroups, unlink and discard on disk).
@@ -487,23 +498,71 @@ func (r *Running) finish(es container.ExitStatus) error {
 				r.log.Warn("removing cgroup", "container", r.Container.ID, "err", err)
 			}
 		}()
+		if r.beforeRecord != nil {
+			<-cgDone
+			r.beforeRecord()
+		}
+		emitEvent(r.root, r.Container, EventDie, attrs)
 		err := removeFiles(r.root, r.Container)
 		<-cgDone
+		emitEvent(r.root, r.Container, EventDestroy, nil)
 		return err
 	}
 	if err := r.cg.Delete(); err != nil {
 		r.log.Warn("removing cgroup", "container", r.Container.ID, "err", err)
 	}
-	st.Cgroups = nil
-	return container.WriteState(containerDir(r.root, r.Container.ID), st, true)
+	if r.beforeRecord != nil {
+		r.beforeRecord()
+	}
+	// Read-modify-write: a stop may have set ManualStop meanwhile.
+	end := time.Now().UTC()
+	st, err := container.UpdateState(containerDir(r.root, r.Container.ID), r.State, true, func(st *container.State) error {
+		st.Status = container.Exited
+		st.ExitCode = es.Code
+		st.FinishedAt = end
+		st.OOMKilled = oom
+		st.Pid, st.PidStart = 0, 0
+		if !r.supervised {
+			st.Supervisor, st.SupervisorStart = 0, 0
+		}
+		st.Cgroups = nil
+		if st.Health != nil {
+			st.Health.Status = container.HealthUnhealthy
+		}
+		return nil
+	})
+	if st != nil {
+		r.State = st
+	}
+	emitEvent(r.root, r.Container, EventDie, attrs)
+	return err
 }
 
 // LoadContainer finds a container by name, full ID or unique ID prefix.
 func LoadContainer(root, ref string) (*Container, *container.State, error) {
+	c, st, err := loadRecord(root, ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	if c.SeccompProfile == "" && c.Runtime.Process.Seccomp == nil {
+		if err := compileSeccomp(root, c); err != nil {
+			return nil, nil, fmt.Errorf("reading container %s: %w", c.ID, err)
+		}
+	}
+	return c, st, nil
+}
+
+// loadRecord reads a container's record and state, without the seccomp
+// program that LoadContainer adds.
+func loadRecord(root, ref string) (*Container, *container.State, error) {
 	id, err := resolveContainer(root, ref)
 	if err != nil {
 		return nil, nil, err
 	}
+	return readRecord(root, id)
+}
+
+func readRecord(root, id string) (*Container, *container.State, error) {
 	dir := containerDir(root, id)
 	b, err := os.ReadFile(filepath.Join(dir, "config.json"))
 	if err != nil {
@@ -512,11 +571,6 @@ func LoadContainer(root, ref string) (*Container, *container.State, error) {
 	var c Container
 	if err := jsonUnmarshal(b, &c); err != nil {
 		return nil, nil, fmt.Errorf("reading container %s: %w", id, err)
-	}
-	if c.SeccompProfile == "" && c.Runtime.Process.Seccomp == nil {
-		if err := compileSeccomp(root, &c); err != nil {
-			return nil, nil, fmt.Errorf("reading container %s: %w", id, err)
-		}
 	}
 	st, err := container.ReadState(dir)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -572,17 +626,55 @@ func IsRunning(st *container.State) (initAlive, supervisorAlive bool) {
 // RemoveContainer removes a container: its processes (only with force
 // when it runs under a live supervisor), cgroup, writable layer, files,
 // name, and (with volumes) its anonymous volumes. A container whose
-// `stack run` was killed is cleaned up without force.
+// supervisor is gone (a killed `stack run` or shim) is cleaned up without
+// force. A live shim is stopped first, so nothing writes to the container's
+// directory while it is removed.
 func RemoveContainer(root, ref string, force, volumes bool) error {
-	c, st, err := LoadContainer(root, ref)
+	c, _, err := loadRecord(root, ref)
+	if err != nil {
+		return err
+	}
+	dir := containerDir(root, c.ID)
+	unlock, err := container.Lock(dir, container.OpLock)
+	if err != nil {
+		if _, serr := os.Stat(dir); errors.Is(serr, fs.ErrNotExist) {
+			return fmt.Errorf("no such container: %s: %w", ref, ErrContainerNotFound)
+		}
+		return err
+	}
+	defer unlock()
+	st, err := container.ReadState(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		st, err = &container.State{Status: container.Created}, nil
+	}
 	if err != nil {
 		return err
 	}
 	initAlive, supAlive := IsRunning(st)
-	if initAlive && supAlive && !force {
+	if st.Status == container.Restarting {
+		supAlive = st.Supervisor != 0 && container.Alive(st.Supervisor, st.SupervisorStart)
+	}
+	if supAlive && (initAlive || st.Status == container.Restarting) && !force {
 		return fmt.Errorf("you cannot remove a running container %s; stop the container before attempting removal or force remove", c.ID)
 	}
-	if initAlive {
+	if supAlive {
+		// Keep the supervisor from restarting it, end the container, and
+		// let the supervisor record the end and leave.
+		container.UpdateState(dir, st, false, func(d *container.State) error {
+			d.ManualStop = true
+			return nil
+		})
+		if initAlive {
+			unix.Kill(st.Pid, unix.SIGKILL)
+		}
+		if len(st.Cgroups) > 0 {
+			cgroups.Open(st.Cgroups).Kill()
+		}
+		if st.Supervisor != os.Getpid() {
+			unix.Kill(st.Supervisor, unix.SIGUSR1)
+			waitGone(st.Supervisor, st.SupervisorStart, 10*time.Second)
+		}
+	} else if initAlive {
 		unix.Kill(st.Pid, unix.SIGKILL)
 	}
 	if len(st.Cgroups) > 0 {
@@ -596,7 +688,14 @@ func RemoveContainer(root, ref string, force, volumes bool) error {
 	if volumes {
 		c.AutoRemove = true // remove anonymous volumes below
 	}
-	return removeFiles(root, c)
+	_, statErr := os.Stat(dir)
+	if err := removeFiles(root, c); err != nil {
+		return err
+	}
+	if statErr == nil {
+		emitEvent(root, c, EventDestroy, nil)
+	}
+	return nil
 }
 
 func waitGone(pid int, start uint64, d time.Duration) {

@@ -40,7 +40,7 @@ func ExecContainer(root, ref string, o ExecOptions) (*container.Task, error) {
 }
 
 // SpawnInit is Linux-only.
-func SpawnInit(opts *RunOptions, o AttachOptions) (*Early, error) { return nil, errors.ErrUnsupported }
+func SpawnInit(root string, opts *RunOptions, o AttachOptions) (*Early, error) { return nil, errors.ErrUnsupported }
 
 // Abort is Linux-only.
 func (e *Early) Abort() {}

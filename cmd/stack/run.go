@@ -114,7 +114,7 @@ func runRun(cmd *cobra.Command, opts *runOptions) error {
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, forwardedSignals...)
 	// The init process starts while the container is being created.
-	if attach.Early, err = executor.SpawnInit(&opts.RunOptions, attach); err != nil {
+	if attach.Early, err = executor.SpawnInit(root, &opts.RunOptions, attach); err != nil {
 		return startError(err)
 	}
 	c, err := executor.CreateContainer(root, &opts.RunOptions, logger)
