@@ -114,8 +114,19 @@ type applier struct {
 	drv     driver
 	opts    ApplyOptions
 
-	mu  sync.Mutex // guards rec and the record file
-	rec *ProjectRecord
+	mu      sync.Mutex // guards rec, the record file and started
+	rec     *ProjectRecord
+	started map[string]time.Time // task id → start, for progress
+}
+
+// timed wraps a task's run to note its start for progress reports.
+func (a *applier) timed(id string, run func(context.Context) error) func(context.Context) error {
+	return func(ctx context.Context) error {
+		a.mu.Lock()
+		a.started[id] = time.Now()
+		a.mu.Unlock()
+		return run(ctx)
+	}
 }
 
 // apply runs a plan with a driver: teardown first (the old half of every ±
@@ -134,7 +145,7 @@ func apply(ctx context.Context, root string, desired *spec.Stack, plan *planner.
 		}
 		rec = &ProjectRecord{Version: RecordVersion, Project: plan.Project}
 	}
-	a := &applier{root: root, desired: desired, plan: plan, drv: drv, opts: opts, rec: rec}
+	a := &applier{root: root, desired: desired, plan: plan, drv: drv, opts: opts, rec: rec, started: map[string]time.Time{}}
 
 	var (
 		done   []string
@@ -176,9 +187,9 @@ func apply(ctx context.Context, root string, desired *spec.Stack, plan *planner.
 		if st.Action != planner.Remove && st.Action != planner.Replace {
 			continue
 		}
-		down = append(down, task{id: taskID(st), deps: dependents[st.ID], run: func(ctx context.Context) error {
+		down = append(down, task{id: taskID(st), deps: dependents[st.ID], run: a.timed(taskID(st), func(ctx context.Context) error {
 			return a.teardown(ctx, st)
-		}})
+		})})
 	}
 	res := runDAG(ctx, down, opts.Parallel, a.progress("teardown", byID))
 	collect("teardown", res)
@@ -204,9 +215,9 @@ func apply(ctx context.Context, root string, desired *spec.Stack, plan *planner.
 				deps = append(deps, taskID(dst))
 			}
 		}
-		up = append(up, task{id: taskID(st), deps: deps, run: func(ctx context.Context) error {
+		up = append(up, task{id: taskID(st), deps: deps, run: a.timed(taskID(st), func(ctx context.Context) error {
 			return a.build(ctx, st)
-		}})
+		})})
 	}
 	res = runDAG(ctx, up, opts.Parallel, a.progress("apply", byID))
 	collect("apply", res)
@@ -240,7 +251,11 @@ func (a *applier) result(ctx context.Context, byID map[int]*planner.Step, done [
 func (a *applier) progress(phase string, byID map[int]*planner.Step) func(string, error) {
 	return func(id string, err error) {
 		if a.opts.Progress != nil {
-			a.opts.Progress(StepEvent{Step: stepOf(byID, id), Phase: phase, Done: true, Err: err})
+			// Called by runDAG with no lock of ours held.
+			a.mu.Lock()
+			t0 := a.started[id]
+			a.mu.Unlock()
+			a.opts.Progress(StepEvent{Step: stepOf(byID, id), Phase: phase, Done: true, Err: err, Elapsed: time.Since(t0)})
 		}
 	}
 }
