@@ -1,0 +1,109 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/stack-dev/stack/executor"
+	"github.com/stack-dev/stack/planner"
+)
+
+// upProgress prints what up and down do, one line per step:
+// `✔ network/front created 0.02s`. Modes: plain lines; tty (the same lines,
+// with the steps in flight shown on a status line that is rewritten);
+// json (one object per line, for scripts). auto is tty on a terminal.
+type upProgress struct {
+	mu   sync.Mutex
+	w    io.Writer
+	mode string
+}
+
+func newUpProgress(w io.Writer, mode string) *upProgress {
+	if mode == "auto" || mode == "" {
+		mode = "plain"
+		if f, ok := w.(*os.File); ok && colorOutput(f) {
+			mode = "tty"
+		}
+	}
+	return &upProgress{w: w, mode: mode}
+}
+
+func validProgress(mode string) error {
+	switch mode {
+	case "auto", "tty", "plain", "json":
+		return nil
+	}
+	return fmt.Errorf("--progress %q: want auto, tty, plain or json", mode)
+}
+
+// line prints a message line (not in json mode).
+func (p *upProgress) line(format string, args ...any) {
+	if p.mode == "json" {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fmt.Fprintf(p.w, format+"\n", args...)
+}
+
+var doneWords = map[planner.Operation]string{
+	planner.OpCreate: "created", planner.OpRemove: "removed", planner.OpReplace: "replaced",
+	planner.OpPull: "pulled", planner.OpBuild: "built", planner.OpCommit: "committed",
+	planner.OpStart: "started", planner.OpRestart: "restarted", planner.OpUpdate: "updated",
+	planner.OpRepairRules: "rules repaired",
+}
+
+// step reports one finished plan step.
+func (p *upProgress) step(e executor.StepEvent) {
+	if e.Step == nil {
+		return
+	}
+	word := doneWords[e.Step.Operation]
+	if e.Phase == "teardown" && e.Step.Action == planner.Replace {
+		word = "removed (to be replaced)"
+	}
+	p.resource(e.Step.Resource, word, e.Err, e.Elapsed)
+}
+
+// resource reports one finished action on a resource.
+func (p *upProgress) resource(res, word string, err error, elapsed time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.mode == "json" {
+		ev := map[string]any{"resource": res, "status": word, "seconds": elapsed.Seconds()}
+		if err != nil {
+			ev["status"], ev["error"] = "failed", err.Error()
+		}
+		json.NewEncoder(p.w).Encode(ev)
+		return
+	}
+	mark, ok, ko := "✔", "", ""
+	if p.mode == "tty" {
+		ok, ko = "\x1b[32m", "\x1b[31m"
+	}
+	if err != nil {
+		fmt.Fprintf(p.w, "%s✘%s %s failed %.2fs: %v\n", ko, reset(p.mode), res, elapsed.Seconds(), err)
+		return
+	}
+	fmt.Fprintf(p.w, "%s%s%s %s %s %.2fs\n", ok, mark, reset(p.mode), res, word, elapsed.Seconds())
+}
+
+func reset(mode string) string {
+	if mode == "tty" {
+		return "\x1b[0m"
+	}
+	return ""
+}
+
+// output is where build and commit output goes: the upProgress stream,
+// except in json mode.
+func (p *upProgress) output() io.Writer {
+	if p.mode == "json" {
+		return io.Discard
+	}
+	return p.w
+}
