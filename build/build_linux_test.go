@@ -876,6 +876,12 @@ COPY --from=b /b /b
 	if !errors.As(err, &re) || re.ExitCode != 5 || re.Pos.Line != 2 {
 		t.Errorf("failing stage: %v", err)
 	}
+	// The same when the failing stage comes second in the file.
+	writeFiles(t, dir, map[string]string{"Dockerfile": "FROM busybox AS a\nRUN sleep 2\nFROM busybox AS b\nRUN exit 6\nFROM busybox\nCOPY --from=a /a /a\nCOPY --from=b /b /b\n"})
+	_, err = build.NewBuilder(store, executor.NewBuildRunner(root, nil), nil).Build(context.Background(), build.Options{ContextDir: dir, Network: "none", NoCache: true})
+	if !errors.As(err, &re) || re.ExitCode != 6 || re.Pos.Line != 4 {
+		t.Errorf("failing second stage: %v", err)
+	}
 }
 
 // TestExampleBuilt builds examples/built's image as its stack file says.

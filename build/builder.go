@@ -309,7 +309,9 @@ func (b *Builder) Build(ctx context.Context, opts Options) (*BuildResult, error)
 		if r.err == nil || errors.Is(r.err, errDependency) {
 			continue
 		}
-		if firstErr == nil || errors.Is(firstErr, context.Canceled) && ctx.Err() == nil {
+		// A stage stopped because another failed ends with "canceled":
+		// the other's error is the one to report.
+		if firstErr == nil || errors.Is(firstErr, context.Canceled) && ctx.Err() == nil && !errors.Is(r.err, context.Canceled) {
 			firstErr = r.err
 		}
 	}
@@ -616,7 +618,7 @@ func (ex *execution) run(ctx context.Context, st *Stage, state *stageState, step
 		code, err := b.runner.Run(ctx, spec)
 		b.log.Debug("RUN finished", "step", ev.N, "code", code, "took", time.Since(t0))
 		if err != nil {
-			return nil, errorfAt(step.Pos, "%s: running the command: %v", step.String(), err)
+			return nil, errorfAt(step.Pos, "%s: running the command: %w", step.String(), err)
 		}
 		if code != 0 {
 			return nil, &RunError{Pos: step.Pos, N: ev.N, Total: ev.Total, Stage: st.DisplayName(), Step: step.String(),
