@@ -92,7 +92,7 @@ func CreateContainer(root string, opts *RunOptions, log *slog.Logger) (c *Contai
 	defer func() {
 		if err != nil {
 			os.RemoveAll(tmp)
-			releaseName(root, c.Name, id)
+			releaseName(root, opts.Name, id) // c is nil here: returns say "nil, err"
 		}
 	}()
 	if err := os.Mkdir(tmp, 0o700); err != nil {
@@ -137,9 +137,10 @@ func CreateContainer(root string, opts *RunOptions, log *slog.Logger) (c *Contai
 	if err := setupNetwork(root, c, tmp); err != nil {
 		return nil, err
 	}
+	created := c
 	defer func() {
 		if err != nil {
-			teardownNetwork(root, c)
+			teardownNetwork(root, created)
 		}
 	}()
 	log.Debug("seccomp ready", "took", time.Since(t0))
