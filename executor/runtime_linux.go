@@ -1,12 +1,14 @@
 package executor
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -797,4 +799,346 @@ func setKey(env []string, kv string) []string {
 		}
 	}
 	return append(env, kv)
+}
+
+// ContainerStatus returns the container's state as its record says,
+// cross-checked with the kernel: a container recorded as running (or
+// restarting) whose supervisor is gone is dead, with Error saying so; one
+// whose process is gone with no one left to record it is exited.
+func ContainerStatus(root, ref string) (*container.State, error) {
+	_, st, err := loadRecord(root, ref)
+	if err != nil {
+		return nil, err
+	}
+	return observeState(st), nil
+}
+
+// observeState cross-checks a recorded state with the kernel.
+func observeState(st *container.State) *container.State {
+	if !st.Status.Active() {
+		return st
+	}
+	supAlive := st.Supervisor != 0 && container.Alive(st.Supervisor, st.SupervisorStart)
+	if supAlive {
+		return st
+	}
+	cp := *st
+	cp.Status = container.Dead
+	if st.Supervisor == 0 {
+		cp.Error = "no supervisor was recorded"
+	} else {
+		cp.Error = fmt.Sprintf("its supervisor (pid %d) is gone", st.Supervisor)
+	}
+	if st.Status != container.Restarting && !container.Alive(st.Pid, st.PidStart) {
+		cp.Error += "; its process is gone too"
+	}
+	return &cp
+}
+
+// lockContainer resolves ref and takes the container's op lock.
+func lockContainer(root, ref string) (*Container, func(), error) {
+	c, _, err := loadRecord(root, ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	unlock, err := container.Lock(containerDir(root, c.ID), container.OpLock)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, unlock, nil
+}
+
+// StopContainer stops a container as docker does: its stop signal to the
+// main process, timeout to end (negative: wait for ever), then SIGKILL to
+// every process of its cgroup. Its restart policy does not apply to this
+// end. Stopping a container that does not run is not an error. It returns
+// once the end is recorded.
+func StopContainer(ctx context.Context, root, ref string, timeout time.Duration) error {
+	c, unlock, err := lockContainer(root, ref)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return stopLocked(ctx, root, c, timeout)
+}
+
+func stopLocked(ctx context.Context, root string, c *Container, timeout time.Duration) error {
+	dir := containerDir(root, c.ID)
+	st, err := container.UpdateState(dir, &container.State{Status: container.Created, CreatedAt: c.Created}, true, func(st *container.State) error {
+		if !st.Status.Active() {
+			return errStopped
+		}
+		st.ManualStop = true
+		return nil
+	})
+	if errors.Is(err, errStopped) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	supAlive := st.Supervisor != 0 && container.Alive(st.Supervisor, st.SupervisorStart)
+	initAlive := st.Status != container.Restarting && container.Alive(st.Pid, st.PidStart)
+	var cg cgroups.Cgroup
+	if len(st.Cgroups) > 0 {
+		cg = cgroups.Open(st.Cgroups)
+	}
+	killed := false
+	if initAlive {
+		sig, _ := ParseSignal(c.StopSignal)
+		if sig == 0 {
+			sig = int(unix.SIGTERM)
+		}
+		emitEvent(root, c, EventKill, map[string]string{"signal": strconv.Itoa(sig)})
+		unix.Kill(st.Pid, unix.Signal(sig))
+		if st.Status == container.Paused && cg != nil {
+			cg.Freeze(false) // the signal is delivered once thawed
+		}
+		if !waitGoneCtx(ctx, st.Pid, st.PidStart, timeout) {
+			emitEvent(root, c, EventKill, map[string]string{"signal": strconv.Itoa(int(unix.SIGKILL))})
+			unix.Kill(st.Pid, unix.SIGKILL)
+			if cg != nil {
+				cg.Kill()
+			}
+			killed = true
+			waitGone(st.Pid, st.PidStart, 10*time.Second)
+		}
+	}
+	if supAlive {
+		if st.Supervisor != os.Getpid() {
+			// Wake a supervisor waiting to restart; wait for it to record.
+			unix.Kill(st.Supervisor, unix.SIGUSR1)
+		}
+		waitRecorded(dir, st, 10*time.Second)
+	} else {
+		// No supervisor: record the end here (its exit status is lost).
+		if cg != nil {
+			cg.Delete()
+		}
+		code := 128 + int(unix.SIGTERM)
+		if killed || !initAlive {
+			code = 128 + int(unix.SIGKILL)
+		}
+		container.UpdateState(dir, st, true, func(d *container.State) error {
+			d.Status = container.Exited
+			d.ExitCode = code
+			d.FinishedAt = time.Now().UTC()
+			d.Pid, d.PidStart, d.Supervisor, d.SupervisorStart = 0, 0, 0, 0
+			d.Cgroups = nil
+			return nil
+		})
+		emitEvent(root, c, EventDie, map[string]string{"exitCode": strconv.Itoa(code)})
+	}
+	emitEvent(root, c, EventStop, nil)
+	return nil
+}
+
+// waitGoneCtx waits for the process to end within d (negative: no bound)
+// or ctx's end; it reports whether the process ended.
+func waitGoneCtx(ctx context.Context, pid int, start uint64, d time.Duration) bool {
+	var deadline <-chan time.Time
+	if d >= 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		deadline = t.C
+	}
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for container.Alive(pid, start) {
+		select {
+		case <-deadline:
+			return false
+		case <-ctx.Done():
+			return false
+		case <-tick.C:
+		}
+	}
+	return true
+}
+
+// waitRecorded waits until the state no longer shows the process prev
+// recorded as running (the supervisor recorded its end), or the
+// supervisor is gone.
+func waitRecorded(dir string, prev *container.State, d time.Duration) {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		st, err := container.ReadState(dir)
+		if err != nil || !st.Status.Active() || st.Supervisor == 0 ||
+			!container.Alive(st.Supervisor, st.SupervisorStart) {
+			return
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// KillContainer sends sig to the container's main process. SIGKILL and
+// the container's stop signal count as a stop: the restart policy does not
+// bring it back (docker's behaviour).
+func KillContainer(root, ref string, sig unix.Signal) error {
+	c, unlock, err := lockContainer(root, ref)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	dir := containerDir(root, c.ID)
+	stopSig, _ := ParseSignal(c.StopSignal)
+	st, err := container.UpdateState(dir, nil, true, func(st *container.State) error {
+		if st.Status != container.Running && st.Status != container.Paused || !container.Alive(st.Pid, st.PidStart) {
+			return fmt.Errorf("cannot kill container: %s: container %s is not running: %w", c.Name, c.ID, container.ErrNotRunning)
+		}
+		if sig == unix.SIGKILL || int(sig) == stopSig {
+			st.ManualStop = true
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	emitEvent(root, c, EventKill, map[string]string{"signal": strconv.Itoa(int(sig))})
+	if err := unix.Kill(st.Pid, sig); err != nil {
+		return fmt.Errorf("killing container %s: %w", c.ID, err)
+	}
+	return nil
+}
+
+// PauseContainer freezes every process of the container (freezer on
+// cgroup v1, cgroup.freeze on v2).
+func PauseContainer(root, ref string) error { return setPaused(root, ref, true) }
+
+// UnpauseContainer thaws a paused container.
+func UnpauseContainer(root, ref string) error { return setPaused(root, ref, false) }
+
+func setPaused(root, ref string, paused bool) error {
+	c, unlock, err := lockContainer(root, ref)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	dir := containerDir(root, c.ID)
+	_, err = container.UpdateState(dir, nil, true, func(st *container.State) error {
+		if !container.Alive(st.Pid, st.PidStart) || st.Status != container.Running && st.Status != container.Paused {
+			return fmt.Errorf("container %s is not running: %w", c.ID, container.ErrNotRunning)
+		}
+		if paused && st.Status == container.Paused {
+			return fmt.Errorf("container %s is already paused", c.ID)
+		}
+		if !paused && st.Status != container.Paused {
+			return fmt.Errorf("container %s is not paused", c.ID)
+		}
+		if err := cgroups.Open(st.Cgroups).Freeze(paused); err != nil {
+			return fmt.Errorf("pausing container %s: %w", c.ID, err)
+		}
+		st.Status = container.Running
+		if paused {
+			st.Status = container.Paused
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if paused {
+		emitEvent(root, c, EventPause, nil)
+	} else {
+		emitEvent(root, c, EventUnpause, nil)
+	}
+	return nil
+}
+
+// WaitContainer blocks until the container is not running (nor paused)
+// and returns its exit code; a dead container (supervisor gone) returns -1
+// with no error once its process is gone.
+func WaitContainer(ctx context.Context, root, ref string) (int, error) {
+	id, err := resolveContainer(root, ref)
+	if err != nil {
+		return 0, err
+	}
+	dir := containerDir(root, id)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		st, err := container.ReadState(dir)
+		if errors.Is(err, fs.ErrNotExist) {
+			if _, derr := os.Stat(dir); errors.Is(derr, fs.ErrNotExist) {
+				return 0, fmt.Errorf("no such container: %s: %w", ref, ErrContainerNotFound)
+			}
+			st, err = &container.State{Status: container.Created}, nil
+		}
+		if err != nil {
+			return 0, err
+		}
+		ob := observeState(st)
+		switch {
+		case ob.Status == container.Exited:
+			return ob.ExitCode, nil
+		case ob.Status == container.Dead && !container.Alive(st.Pid, st.PidStart):
+			return -1, nil
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// RestartContainer stops the container (as StopContainer) and starts it
+// again under a new supervisor.
+func RestartContainer(ctx context.Context, root, ref string, timeout time.Duration, log *slog.Logger) error {
+	c, unlock, err := lockContainer(root, ref)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if err := stopLocked(ctx, root, c, timeout); err != nil {
+		return err
+	}
+	full, _, err := LoadContainer(root, c.ID)
+	if err != nil {
+		return err
+	}
+	if err := startDetachedLocked(root, full, log); err != nil {
+		return err
+	}
+	emitEvent(root, c, EventRestart, nil)
+	return nil
+}
+
+// ContainerInfo is one container as `stack ps` lists it.
+type ContainerInfo struct {
+	Container *Container
+	State     *container.State // observed (ContainerStatus's rules)
+}
+
+// ListContainers reads every container's record and observed state,
+// newest first. Records that cannot be read are skipped.
+func ListContainers(root string) ([]ContainerInfo, error) {
+	entries, err := os.ReadDir(filepath.Join(root, "containers"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listing containers: %w", err)
+	}
+	out := make([]ContainerInfo, 0, len(entries))
+	for _, e := range entries {
+		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		c, st, err := readRecord(root, e.Name())
+		if err != nil {
+			continue
+		}
+		out = append(out, ContainerInfo{Container: c, State: observeState(st)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Container.Created.After(out[j].Container.Created) })
+	return out, nil
+}
+
+// ContainerCgroup opens a running container's cgroup (for stats and top).
+func ContainerCgroup(st *container.State) (cgroups.Cgroup, error) {
+	if len(st.Cgroups) == 0 {
+		return nil, container.ErrNotRunning
+	}
+	return cgroups.Open(st.Cgroups), nil
 }

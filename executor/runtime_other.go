@@ -3,9 +3,14 @@
 package executor
 
 import (
+	"context"
 	"errors"
 	"log/slog"
+	"time"
 
+	"golang.org/x/sys/unix"
+
+	"github.com/stack-dev/stack/executor/cgroups"
 	"github.com/stack-dev/stack/executor/container"
 )
 
@@ -47,3 +52,50 @@ func (e *Early) Abort() {}
 
 // IsRunning is Linux-only.
 func IsRunning(st *container.State) (initAlive, supervisorAlive bool) { return false, false }
+
+// ShimMain is Linux-only.
+func ShimMain(args []string) int { return 1 }
+
+// StartDetached is Linux-only.
+func StartDetached(root string, c *Container, log *slog.Logger) error { return errors.ErrUnsupported }
+
+// ContainerStatus is Linux-only.
+func ContainerStatus(root, ref string) (*container.State, error) { return nil, errors.ErrUnsupported }
+
+// StopContainer is Linux-only.
+func StopContainer(ctx context.Context, root, ref string, timeout time.Duration) error {
+	return errors.ErrUnsupported
+}
+
+// KillContainer is Linux-only.
+func KillContainer(root, ref string, sig unix.Signal) error { return errors.ErrUnsupported }
+
+// PauseContainer is Linux-only.
+func PauseContainer(root, ref string) error { return errors.ErrUnsupported }
+
+// UnpauseContainer is Linux-only.
+func UnpauseContainer(root, ref string) error { return errors.ErrUnsupported }
+
+// WaitContainer is Linux-only.
+func WaitContainer(ctx context.Context, root, ref string) (int, error) {
+	return 0, errors.ErrUnsupported
+}
+
+// RestartContainer is Linux-only.
+func RestartContainer(ctx context.Context, root, ref string, timeout time.Duration, log *slog.Logger) error {
+	return errors.ErrUnsupported
+}
+
+// ContainerInfo is one container as `stack ps` lists it.
+type ContainerInfo struct {
+	Container *Container
+	State     *container.State
+}
+
+// ListContainers is Linux-only.
+func ListContainers(root string) ([]ContainerInfo, error) { return nil, errors.ErrUnsupported }
+
+// ContainerCgroup is Linux-only.
+func ContainerCgroup(st *container.State) (cgroups.Cgroup, error) { return nil, errors.ErrUnsupported }
+
+func resolveContainer(root, ref string) (string, error) { return "", errors.ErrUnsupported }

@@ -1,9 +1,6 @@
 package main
 
 import (
-	"errors"
-	"fmt"
-
 	"github.com/spf13/cobra"
 
 	"github.com/stack-dev/stack/executor"
@@ -26,10 +23,6 @@ func newRmCommand() *cobra.Command {
 			return runRm(cmd, opts, args)
 		},
 	}
-	// -f is --force here, as in docker: a local "file" flag keeps the global
-	// -f/--file (a stack file) from being merged into this command.
-	cmd.Flags().String("file", "", "")
-	cmd.Flags().Lookup("file").Hidden = true
 	cmd.Flags().BoolVarP(&opts.force, "force", "f", false, "force the removal of a running container (uses SIGKILL)")
 	cmd.Flags().BoolVarP(&opts.volumes, "volumes", "v", false, "remove anonymous volumes associated with the container")
 	return cmd
@@ -42,13 +35,7 @@ func runRm(cmd *cobra.Command, opts rmOptions, refs []string) error {
 	if err != nil {
 		return err
 	}
-	var errs []error
-	for _, ref := range refs {
-		if err := executor.RemoveContainer(root, ref, opts.force, opts.volumes); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		fmt.Fprintln(cmd.OutOrStdout(), ref)
-	}
-	return errors.Join(errs...)
+	return eachContainer(cmd, refs, func(ref string) error {
+		return executor.RemoveContainer(root, ref, opts.force, opts.volumes)
+	})
 }

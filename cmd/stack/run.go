@@ -2,10 +2,12 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -22,6 +24,16 @@ type runOptions struct {
 	entrypoint string
 	pidsLimit  int64
 	detach     bool
+	logOpts    []string
+	health     healthFlags
+}
+
+// healthFlags are docker's --health-* flags.
+type healthFlags struct {
+	cmd                                          string
+	interval, timeout, startPeriod, startInterval time.Duration
+	retries                                      int
+	none                                         bool
 }
 
 func init() { registerCommand(newRunCommand) }
@@ -33,24 +45,74 @@ func newRunCommand() *cobra.Command {
 		Short: "Create and run a new container from an image",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Image = args[0]
-			opts.Command = args[1:]
-			if cmd.Flags().Changed("entrypoint") {
-				opts.Entrypoint = &opts.entrypoint
-			}
-			if cmd.Flags().Changed("pids-limit") {
-				opts.PidsLimit, opts.PidsLimitSet = opts.pidsLimit, true
+			if err := opts.complete(cmd, args); err != nil {
+				return &exitError{code: 125, err: err}
 			}
 			return runRun(cmd, &opts)
 		},
 	}
 	f := cmd.Flags()
-	f.SetInterspersed(false)              // flags after IMAGE belong to the command
 	f.Bool("help", false, "help for run") // -h is --hostname, as in docker
+	f.BoolVar(&opts.Remove, "rm", false, "remove the container when it exits")
+	f.BoolVarP(&opts.detach, "detach", "d", false, "run the container in the background and print its ID")
+	addContainerFlags(cmd, &opts)
+	return cmd
+}
+
+// complete fills the run request from the arguments and the flags that
+// need more than a plain variable.
+func (opts *runOptions) complete(cmd *cobra.Command, args []string) error {
+	opts.Image = args[0]
+	opts.Command = args[1:]
+	if cmd.Flags().Changed("entrypoint") {
+		opts.Entrypoint = &opts.entrypoint
+	}
+	if cmd.Flags().Changed("pids-limit") {
+		opts.PidsLimit, opts.PidsLimitSet = opts.pidsLimit, true
+	}
+	for _, o := range opts.logOpts {
+		k, v, ok := strings.Cut(o, "=")
+		if !ok {
+			return fmt.Errorf("invalid --log-opt %q: want KEY=VALUE", o)
+		}
+		if opts.LogOpts == nil {
+			opts.LogOpts = map[string]string{}
+		}
+		opts.LogOpts[k] = v
+	}
+	h := opts.health
+	set := h.cmd != "" || h.interval != 0 || h.timeout != 0 || h.startPeriod != 0 || h.startInterval != 0 || h.retries != 0
+	if h.none {
+		if set {
+			return errors.New("--no-healthcheck conflicts with --health-* options")
+		}
+		opts.Healthcheck = &executor.HealthConfig{Test: []string{"NONE"}}
+	} else if set {
+		hc := &executor.HealthConfig{Interval: h.interval, Timeout: h.timeout, StartPeriod: h.startPeriod,
+			StartInterval: h.startInterval, Retries: h.retries}
+		if h.cmd != "" {
+			hc.Test = []string{"CMD-SHELL", h.cmd}
+		}
+		opts.Healthcheck = hc
+	}
+	return nil
+}
+
+// addContainerFlags registers the flags `stack run` and `stack create` share.
+func addContainerFlags(cmd *cobra.Command, opts *runOptions) {
+	f := cmd.Flags()
+	f.SetInterspersed(false) // flags after IMAGE belong to the command
 	f.BoolVarP(&opts.Interactive, "interactive", "i", false, "keep STDIN open")
 	f.BoolVarP(&opts.TTY, "tty", "t", false, "allocate a pseudo-TTY")
-	f.BoolVar(&opts.Remove, "rm", false, "remove the container when it exits")
-	f.BoolVarP(&opts.detach, "detach", "d", false, "run in the background (not available yet)")
+	f.StringVar(&opts.Restart, "restart", "no", "restart policy (no, always, unless-stopped, on-failure[:max-retries]) of a detached container")
+	f.StringArrayVar(&opts.logOpts, "log-opt", nil, "log options: max-size=10m, max-file=3")
+	f.StringVar(&opts.health.cmd, "health-cmd", "", "command to run to check health")
+	f.DurationVar(&opts.health.interval, "health-interval", 0, "time between running the check (ms|s|m|h) (default 30s)")
+	f.DurationVar(&opts.health.timeout, "health-timeout", 0, "maximum time to allow one check to run (ms|s|m|h) (default 30s)")
+	f.DurationVar(&opts.health.startPeriod, "health-start-period", 0, "start period for the container to initialize before starting health-retries countdown (ms|s|m|h) (default 0s)")
+	f.DurationVar(&opts.health.startInterval, "health-start-interval", 0, "time between running the check during the start period (ms|s|m|h) (default 5s)")
+	f.IntVar(&opts.health.retries, "health-retries", 0, "consecutive failures needed to report unhealthy (default 3)")
+	f.BoolVar(&opts.health.none, "no-healthcheck", false, "disable any container-specified HEALTHCHECK")
 	f.StringVar(&opts.Name, "name", "", "assign a name to the container")
 	f.StringVarP(&opts.Hostname, "hostname", "h", "", "container host name")
 	f.StringVar(&opts.Domainname, "domainname", "", "container NIS domain name")
@@ -87,19 +149,23 @@ func newRunCommand() *cobra.Command {
 	f.StringArrayVar(&opts.DeviceReadBps, "device-read-bps", nil, "limit read rate (bytes per second) from a device (PATH:RATE)")
 	f.StringArrayVar(&opts.DeviceWriteBps, "device-write-bps", nil, "limit write rate (bytes per second) to a device (PATH:RATE)")
 	addRunNetworkFlags(f, &opts.Net)
-	return cmd
 }
 
 // runRun creates and starts the container in the foreground, forwards
 // signals to it, and returns its exit code. Errors before the command runs
 // exit with docker's codes: 125, or 126/127 when the command cannot be run.
 func runRun(cmd *cobra.Command, opts *runOptions) error {
-	if opts.detach {
-		return &exitError{code: 125, err: errors.New("run -d: detached containers are not available yet")}
-	}
 	root, err := stateRoot()
 	if err != nil {
 		return &exitError{code: 125, err: err}
+	}
+	if opts.detach {
+		return runDetached(cmd, root, opts)
+	}
+	if opts.Restart != "" && opts.Restart != "no" {
+		// A foreground container has no supervisor of its own to restart
+		// it: run it detached and attach to it instead.
+		return &exitError{code: 125, err: errors.New("--restart needs -d: a foreground container is supervised by `stack run` itself")}
 	}
 	// One P is enough for a process that mostly waits on the kernel; more
 	// only wake idle threads that spin for work (context switches, CPU).
@@ -224,4 +290,19 @@ func resizeConsole(console *os.File) {
 		return
 	}
 	unix.IoctlSetWinsize(int(console.Fd()), unix.TIOCSWINSZ, ws)
+}
+
+// runDetached creates the container, starts it under its own supervisor
+// and prints its ID, as `docker run -d` does.
+func runDetached(cmd *cobra.Command, root string, opts *runOptions) error {
+	runtime.GOMAXPROCS(1)
+	c, err := executor.CreateContainer(root, &opts.RunOptions, logger)
+	if err != nil {
+		return startError(err)
+	}
+	if err := executor.StartDetached(root, c, logger); err != nil {
+		return startError(err)
+	}
+	fmt.Fprintln(cmd.OutOrStdout(), c.ID)
+	return nil
 }

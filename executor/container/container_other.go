@@ -48,3 +48,11 @@ func (p *Pending) Start(cfg *Config, cg Joiner, onCreate func(pid int) error) (*
 
 // Abort is Linux-only.
 func (p *Pending) Abort() {}
+
+// Lock is Linux-only.
+func Lock(dir, name string) (func(), error) { return nil, errors.ErrUnsupported }
+
+// UpdateState is Linux-only.
+func UpdateState(dir string, base *State, sync bool, fn func(st *State) error) (*State, error) {
+	return nil, errors.ErrUnsupported
+}

@@ -22,6 +22,10 @@ const (
 	Dead Status = "dead"
 )
 
+// Active reports whether a container in this status has (or is about to
+// have again) a running process.
+func (s Status) Active() bool { return s == Running || s == Paused || s == Restarting }
+
 // StateFile is the name of the state record in a container's directory.
 const StateFile = "state.json"
 
@@ -45,9 +49,49 @@ type State struct {
 	FinishedAt time.Time `json:"finished_at,omitzero"`
 	// RestartCount is kept by supervisors that apply restart policies.
 	RestartCount int `json:"restart_count,omitempty"`
+	// ManualStop is set by stop (and kill with the stop signal or SIGKILL):
+	// the supervisor applies no restart policy to this end of the process.
+	// A start clears it.
+	ManualStop bool `json:"manual_stop,omitempty"`
+	// Health is the state of the container's healthcheck, nil without one.
+	Health *Health `json:"health,omitempty"`
 	// Cgroups are the container's cgroup directories by controller
 	// ("" for the cgroup v2 unified hierarchy), as cgroups.Open takes them.
 	Cgroups map[string]string `json:"cgroups,omitempty"`
+}
+
+// Lock files in a container's directory. Commands that act on a container
+// (start, stop, kill, rm, pause, ...) hold OpLock for the whole operation,
+// so two of them on one container take turns. Every read-modify-write of
+// state.json (UpdateState) holds StateLock, briefly: the supervisor only
+// ever takes this one, so a command waiting for the supervisor to record an
+// exit never deadlocks with it. The kernel drops a lock when its holder
+// dies: a SIGKILLed command leaves no stale lock.
+const (
+	OpLock    = ".op.lock"
+	StateLock = ".state.lock"
+)
+
+// Health statuses, in docker's words.
+const (
+	HealthStarting  = "starting"
+	HealthHealthy   = "healthy"
+	HealthUnhealthy = "unhealthy"
+)
+
+// Health is a container's healthcheck state, kept by its supervisor.
+type Health struct {
+	Status        string         `json:"status"`
+	FailingStreak int            `json:"failing_streak"`
+	Log           []HealthResult `json:"log,omitempty"` // the last 5 results, oldest first
+}
+
+// HealthResult is one run of a healthcheck.
+type HealthResult struct {
+	Start    time.Time `json:"start"`
+	End      time.Time `json:"end"`
+	ExitCode int       `json:"exit_code"`
+	Output   string    `json:"output"`
 }
 
 // ReadState reads dir/state.json.

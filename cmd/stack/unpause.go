@@ -1,0 +1,16 @@
+package main
+
+import "github.com/spf13/cobra"
+
+func init() { registerCommand(newUnpauseCommand) }
+
+func newUnpauseCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "unpause CONTAINER [CONTAINER...]",
+		Short: "Unpause all processes within one or more containers",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runPause(cmd, args, false)
+		},
+	}
+}

@@ -1,0 +1,455 @@
+package executor
+
+// The supervisor of a detached container: `stack __stack_shim ROOT ID`,
+// one process per container, in a session of its own, started by
+// StartDetached and outliving it. It is the parent of the container's
+// init, so it alone can wait for it and learn its exit status:
+//
+//	StartDetached (CLI, stack up)          __stack_shim ROOT ID (setsid)
+//	─────────────────────────────          ──────────────────────────────
+//	pipe "ready"; start the shim ────────▶ log file, stdio pipes
+//	                                       StartContainer (state: running,
+//	                                       supervisor = the shim)
+//	read the report ◀──────────────────── {"pid":N} or {"error":...}, close
+//	return (nil, or the start's error)     wait; drain logs; record the end
+//	                                       restart policy: backoff, start again
+//	                                       healthchecks (exec) meanwhile
+//
+// The init gets no parent-death signal: killing the CLI, or the shim,
+// never kills the container. A killed shim leaves a state that says
+// running with a dead supervisor: ContainerStatus reports it as dead.
+// SIGUSR1 tells the shim to look at the state again (a stop or rm set
+// ManualStop while it waited to restart).
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"os/signal"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/stack-dev/stack/executor/container"
+)
+
+const envShimReady = "_STACK_SHIM_READY" // fd of the shim's report pipe
+
+// shimReport is the shim's one message to whoever started it.
+type shimReport struct {
+	Pid   int                  `json:"pid,omitempty"`
+	Init  *container.InitError `json:"init_error,omitempty"`
+	Error string               `json:"error,omitempty"`
+}
+
+// ShimExecutable is the binary started as the supervisor (it must
+// dispatch ShimEntrypoint to ShimMain); tests point it elsewhere.
+var ShimExecutable = "/proc/self/exe"
+
+// StartDetached starts c under a supervisor of its own and returns once the
+// container runs (its state says running), or with the start's error: an
+// *container.InitError (e.g. the command was not found) is returned as
+// such. A container that already runs under a live supervisor is left as
+// it is. Commands on the container wait for each other (its op lock).
+func StartDetached(root string, c *Container, log *slog.Logger) error {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	dir := containerDir(root, c.ID)
+	unlock, err := container.Lock(dir, container.OpLock)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return startDetachedLocked(root, c, log)
+}
+
+func startDetachedLocked(root string, c *Container, log *slog.Logger) error {
+	dir := containerDir(root, c.ID)
+	if st, err := container.ReadState(dir); err == nil && st.Status.Active() &&
+		st.Supervisor != 0 && container.Alive(st.Supervisor, st.SupervisorStart) {
+		return nil
+	}
+	t0 := time.Now()
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return fmt.Errorf("starting supervisor of %s: %w", c.ID, err)
+	}
+	defer pr.Close()
+	cmd := &exec.Cmd{
+		Path:        ShimExecutable,
+		Args:        []string{"stack", ShimEntrypoint, root, c.ID},
+		Dir:         "/",
+		Env:         []string{envShimReady + "=3", "GOMAXPROCS=1"},
+		ExtraFiles:  []*os.File{pw},
+		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
+	}
+	err = cmd.Start()
+	pw.Close()
+	if err != nil {
+		return fmt.Errorf("starting supervisor of %s: %w", c.ID, err)
+	}
+	// Reap the shim whenever it ends, if this process lives that long.
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+	b, _ := io.ReadAll(pr)
+	log.Debug("supervisor reported", "container", c.ID, "took", time.Since(t0))
+	var rep shimReport
+	if len(bytes.TrimSpace(b)) == 0 || json.Unmarshal(b, &rep) != nil {
+		err := <-waited
+		return fmt.Errorf("starting container %s: its supervisor ended before it started the container: %v", c.ID, err)
+	}
+	if rep.Init != nil {
+		return rep.Init
+	}
+	if rep.Error != "" {
+		return fmt.Errorf("starting container %s: %s", c.ID, rep.Error)
+	}
+	return nil
+}
+
+// ShimMain is the body of the hidden __stack_shim entrypoint (args: root,
+// container ID). It returns the process's exit code.
+func ShimMain(args []string) int {
+	// A supervisor mostly sleeps: one P, a small heap, frequent GCs.
+	runtime.GOMAXPROCS(1)
+	debug.SetGCPercent(20)
+	debug.SetMemoryLimit(4 << 20)
+	var ready *os.File
+	if fd, err := strconv.Atoi(os.Getenv(envShimReady)); err == nil {
+		ready = os.NewFile(uintptr(fd), "ready")
+	}
+	os.Unsetenv(envShimReady)
+	report := func(r shimReport) {
+		if ready == nil {
+			return
+		}
+		b, _ := json.Marshal(&r)
+		ready.Write(b)
+		ready.Close()
+		ready = nil
+	}
+	if len(args) != 2 {
+		report(shimReport{Error: "usage: __stack_shim ROOT ID"})
+		return 2
+	}
+	s, err := newShim(args[0], args[1])
+	if err != nil {
+		report(shimReport{Error: err.Error()})
+		return 1
+	}
+	return s.run(report)
+}
+
+type shim struct {
+	root   string
+	dir    string
+	c      *Container
+	policy RestartPolicy
+	logs   *logWriter
+	wake   chan os.Signal
+}
+
+func newShim(root, id string) (*shim, error) {
+	c, _, err := LoadContainer(root, id)
+	if err != nil {
+		return nil, err
+	}
+	policy, err := ParseRestartPolicy(c.Restart)
+	if err != nil {
+		return nil, err
+	}
+	lc, err := parseLogOpts(c.LogOpts)
+	if err != nil {
+		return nil, err
+	}
+	dir := containerDir(root, c.ID)
+	lw, err := openLogWriter(dir, lc)
+	if err != nil {
+		return nil, err
+	}
+	s := &shim{root: root, dir: dir, c: c, policy: policy, logs: lw, wake: make(chan os.Signal, 1)}
+	signal.Notify(s.wake, unix.SIGUSR1)
+	signal.Ignore(unix.SIGHUP, unix.SIGPIPE, unix.SIGINT)
+	return s, nil
+}
+
+// run starts the container, reports, then supervises it to its end.
+func (s *shim) run(report func(shimReport)) int {
+	defer s.logs.close()
+	restarts := 0
+	var backoff time.Duration
+	for first := true; ; first = false {
+		r, err := s.start(restarts)
+		if err != nil {
+			if first {
+				s.recordFailedStart(err)
+				var ie *container.InitError
+				if errors.As(err, &ie) {
+					report(shimReport{Init: ie})
+				} else {
+					report(shimReport{Error: err.Error()})
+				}
+				return 1
+			}
+			s.recordFailedStart(err)
+			return 1
+		}
+		if first {
+			report(shimReport{Pid: r.Task.Pid})
+		}
+		started := time.Now()
+		stopHealth := s.startHealth(r, started)
+		es, _ := r.Task.Wait()
+		stopHealth()
+		uptime := time.Since(started)
+		if err := r.finish(es); err != nil || s.c.AutoRemove {
+			return 0
+		}
+		if !s.policy.shouldRestart(es.Code, r.State.ManualStop, restarts) {
+			s.release()
+			return 0
+		}
+		backoff = nextBackoff(backoff, uptime)
+		st, err := container.UpdateState(s.dir, nil, true, func(st *container.State) error {
+			if st.ManualStop {
+				return errStopped
+			}
+			st.Status = container.Restarting
+			return nil
+		})
+		if err != nil || st == nil {
+			s.release()
+			return 0
+		}
+		if !s.sleep(backoff) {
+			s.release()
+			return 0
+		}
+		restarts++
+	}
+}
+
+var errStopped = errors.New("stopped")
+
+// sleep waits d, or less when woken (SIGUSR1) by a stop; it reports
+// whether the container is still to be restarted.
+func (s *shim) sleep(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			st, err := container.ReadState(s.dir)
+			return err == nil && !st.ManualStop
+		case <-s.wake:
+			st, err := container.ReadState(s.dir)
+			if err != nil || st.ManualStop {
+				return false
+			}
+		}
+	}
+}
+
+// release records that no supervisor is left and the container is exited.
+func (s *shim) release() {
+	container.UpdateState(s.dir, nil, true, func(st *container.State) error {
+		if st.Status == container.Restarting || st.Status == container.Running && !container.Alive(st.Pid, st.PidStart) {
+			st.Status = container.Exited
+		}
+		st.Supervisor, st.SupervisorStart = 0, 0
+		return nil
+	})
+}
+
+// recordFailedStart records a start that did not get the command running:
+// docker leaves such a container "created" with the error and its code.
+func (s *shim) recordFailedStart(err error) {
+	code := 125
+	var ie *container.InitError
+	if errors.As(err, &ie) {
+		code = ie.Code
+	}
+	container.UpdateState(s.dir, nil, true, func(st *container.State) error {
+		if st.RestartCount == 0 && st.StartedAt.IsZero() {
+			st.Status = container.Created
+		} else {
+			st.Status = container.Exited
+		}
+		st.ExitCode = code
+		st.Error = err.Error()
+		st.Pid, st.PidStart, st.Supervisor, st.SupervisorStart = 0, 0, 0, 0
+		st.FinishedAt = time.Now().UTC()
+		if st.CreatedAt.IsZero() {
+			st.CreatedAt = s.c.Created
+		}
+		return nil
+	})
+	emitEvent(s.root, s.c, EventDie, map[string]string{"exitCode": strconv.Itoa(code)})
+}
+
+// start starts the container once, with fresh stdio pipes whose other
+// ends feed the log, holding the state lock so that a stop cannot slip
+// between its check of the state and the new record.
+func (s *shim) start(restarts int) (*Running, error) {
+	unlock, err := container.Lock(s.dir, container.StateLock)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if st, err := container.ReadState(s.dir); err == nil && st.ManualStop && restarts > 0 {
+		return nil, errStopped
+	}
+	var pumps sync.WaitGroup
+	var closers []*os.File
+	o := AttachOptions{RestartCount: restarts}
+	if !s.c.Tty {
+		outR, outW, err := os.Pipe()
+		if err != nil {
+			return nil, fmt.Errorf("starting container %s: %w", s.c.ID, err)
+		}
+		errR, errW, err := os.Pipe()
+		if err != nil {
+			outR.Close()
+			outW.Close()
+			return nil, fmt.Errorf("starting container %s: %w", s.c.ID, err)
+		}
+		o.Stdout, o.Stderr = outW, errW
+		closers = append(closers, outW, errW)
+		pumps.Add(2)
+		go func() { defer pumps.Done(); s.logs.pump(outR, "stdout"); outR.Close() }()
+		go func() { defer pumps.Done(); s.logs.pump(errR, "stderr"); errR.Close() }()
+		if s.c.OpenStdin {
+			// -i: stdin stays open (the shim holds its other end), as
+			// docker keeps it for an attach.
+			inR, inW, err := os.Pipe()
+			if err == nil {
+				o.Stdin = inR
+				closers = append(closers, inR, inW)
+			}
+		}
+	}
+	closeAll := func() {
+		for _, f := range closers {
+			f.Close()
+		}
+		closers = nil
+	}
+	r, err := StartContainer(s.root, s.c, o)
+	if err != nil {
+		closeAll()
+		pumps.Wait()
+		return nil, err
+	}
+	if r.Task.Console != nil {
+		console := r.Task.Console
+		pumps.Add(1)
+		go func() { defer pumps.Done(); s.logs.pump(console, "stdout") }()
+		closers = append(closers, console)
+	}
+	// The container has its own copies of the write ends now.
+	for i := 0; i < len(closers); i++ {
+		if f := closers[i]; f == o.Stdout || f == o.Stderr {
+			f.Close()
+			closers = append(closers[:i], closers[i+1:]...)
+			i--
+		}
+	}
+	r.supervised = true
+	r.beforeRecord = func() {
+		// Every process of the container is gone: the pipes are at EOF
+		// once read to the end.
+		closeAll()
+		pumps.Wait()
+	}
+	return r, nil
+}
+
+// startHealth runs the container's healthcheck until the returned stop is
+// called.
+func (s *shim) startHealth(r *Running, started time.Time) (stop func()) {
+	h := s.c.Healthcheck
+	if h == nil {
+		return func() {}
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		hs := container.Health{Status: container.HealthStarting}
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(nextHealthDelay(h, &hs, started, time.Now())):
+			}
+			res := s.check(h, done)
+			if res == nil {
+				return
+			}
+			changed := recordHealth(&hs, h, started, *res)
+			cp := hs
+			cp.Log = append([]container.HealthResult(nil), hs.Log...)
+			_, err := container.UpdateState(s.dir, nil, true, func(st *container.State) error {
+				if st.Status != container.Running && st.Status != container.Paused || st.Pid != r.State.Pid {
+					return errStopped
+				}
+				st.Health = &cp
+				return nil
+			})
+			if err == nil && changed {
+				emitEvent(s.root, s.c, EventHealthStatus+": "+hs.Status, nil)
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
+	}
+}
+
+// check runs the healthcheck once in the container (an exec), within its
+// timeout; nil when the container ended meanwhile.
+func (s *shim) check(h *HealthConfig, done <-chan struct{}) *container.HealthResult {
+	var out bytes.Buffer
+	res := &container.HealthResult{Start: time.Now().UTC()}
+	task, err := ExecContainer(s.root, s.c.ID, ExecOptions{Args: h.args(), Stdout: &out, Stderr: &out})
+	if err != nil {
+		if errors.Is(err, container.ErrNotRunning) {
+			return nil
+		}
+		res.End, res.ExitCode, res.Output = time.Now().UTC(), -1, err.Error()
+		return res
+	}
+	exited := make(chan container.ExitStatus, 1)
+	go func() {
+		es, _ := task.Wait()
+		exited <- es
+	}()
+	select {
+	case es := <-exited:
+		res.ExitCode = es.Code
+		res.Output = healthOutput(out.Bytes())
+	case <-time.After(h.Timeout):
+		task.Signal(unix.SIGKILL)
+		<-exited
+		res.ExitCode = -1
+		res.Output = fmt.Sprintf("Health check exceeded timeout (%v)", h.Timeout)
+	case <-done:
+		task.Signal(unix.SIGKILL)
+		<-exited
+		return nil
+	}
+	res.End = time.Now().UTC()
+	return res
+}
