@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -236,28 +237,18 @@ func releaseNetwork(root, id string) error {
 // NetCleanupReport says what CleanupNetworks removed.
 type NetCleanupReport struct {
 	netplan.CleanupReport
-	// Namespaces are the containers whose network namespace file (and
-	// attachments) were released: their container is gone.
+	// Namespaces are the containers whose network namespace file was
+	// released: their container is gone.
 	Namespaces []string `json:"namespaces,omitempty"`
 }
 
-// CleanupNetworks repairs what killed runs left: network namespace files
-// and network attachments of containers that no longer exist are released,
+// CleanupNetworks repairs what killed runs left: the attachments and
+// network namespace files of containers that no longer exist are released,
 // then netplan's Cleanup runs (stale endpoints, unrecorded links and
 // proxies, the table rebuilt). Idempotent; `stack network prune` and
 // `down` call it.
 func CleanupNetworks(ctx context.Context, root string) (NetCleanupReport, error) {
 	var rep NetCleanupReport
-	gone := map[string]bool{}
-	ents, err := os.ReadDir(filepath.Join(root, "run", "netns"))
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return rep, fmt.Errorf("listing network namespaces: %w", err)
-	}
-	for _, e := range ents {
-		if !containerExists(root, e.Name()) {
-			gone[e.Name()] = true
-		}
-	}
 	m, err := OpenNetworks(root)
 	if err != nil {
 		return rep, err
@@ -267,10 +258,13 @@ func CleanupNetworks(ctx context.Context, root string) (NetCleanupReport, error)
 	if err != nil {
 		return rep, err
 	}
+	var released []string
+	gone := map[string]bool{}
 	for _, n := range nets {
-		for id := range n.Endpoints {
+		for id, e := range n.Endpoints {
 			if !containerExists(root, id) {
 				gone[id] = true
+				released = append(released, n.Name+"/"+e.Name)
 			}
 		}
 	}
@@ -278,12 +272,26 @@ func CleanupNetworks(ctx context.Context, root string) (NetCleanupReport, error)
 		if err := m.DetachAll(ctx, id); err != nil {
 			return rep, err
 		}
-		if err := netplan.RemoveNetNS(netnsPath(root, id)); err != nil {
+	}
+	ents, err := os.ReadDir(filepath.Join(root, "run", "netns"))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return rep, fmt.Errorf("listing network namespaces: %w", err)
+	}
+	for _, e := range ents {
+		if containerExists(root, e.Name()) {
+			continue
+		}
+		if err := m.DetachAll(ctx, e.Name()); err != nil {
 			return rep, err
 		}
-		rep.Namespaces = append(rep.Namespaces, id)
+		if err := netplan.RemoveNetNS(netnsPath(root, e.Name())); err != nil {
+			return rep, err
+		}
+		rep.Namespaces = append(rep.Namespaces, e.Name())
 	}
 	rep.CleanupReport, err = m.Cleanup(ctx)
+	rep.Endpoints = append(released, rep.Endpoints...)
+	sort.Strings(rep.Endpoints)
 	return rep, err
 }
 
@@ -397,6 +405,20 @@ func ContainerEndpoints(ctx context.Context, root string, c *Container) ([]netpl
 // ContainerPorts returns a container's published ports (`stack port`).
 func ContainerPorts(ctx context.Context, root, ref string) (*Container, []netplan.PortBinding, error) {
 	c, _, err := LoadContainer(root, ref)
+	if errors.Is(err, ErrContainerNotFound) {
+		// Not a container of the runtime: an attachment made through
+		// netplan directly, by container name or id.
+		m, merr := OpenNetworks(root)
+		if merr != nil {
+			return nil, nil, merr
+		}
+		defer m.Close()
+		ports, perr := m.Ports(ctx, ref)
+		if perr != nil {
+			return nil, nil, err
+		}
+		return nil, ports, nil
+	}
 	if err != nil {
 		return nil, nil, err
 	}

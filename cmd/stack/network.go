@@ -6,14 +6,12 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
+	"github.com/stack-dev/stack/executor"
 	"github.com/stack-dev/stack/netplan"
 )
 
@@ -35,7 +33,7 @@ func openNetworks() (*netplan.Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	return netplan.Open(root, netplan.Options{Logger: logger})
+	return executor.OpenNetworks(root)
 }
 
 // ---- create
@@ -283,12 +281,29 @@ func newNetworkPruneCommand() *cobra.Command {
 		Short: "Remove unused networks and whatever a killed run left (stale endpoints, stk* links, proxies)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			root, err := stateRoot()
+			if err != nil {
+				return err
+			}
+			// The runtime's leftovers first (attachments and namespace
+			// files of containers that are gone), then the networks.
+			crep, err := executor.CleanupNetworks(cmd.Context(), root)
+			if err != nil {
+				return err
+			}
 			m, err := openNetworks()
 			if err != nil {
 				return err
 			}
 			defer m.Close()
-			rep, err := m.Prune(cmd.Context())
+			prep, err := m.Prune(cmd.Context())
+			rep := struct {
+				netplan.CleanupReport
+				Namespaces []string `json:"namespaces,omitempty"`
+			}{prep, crep.Namespaces}
+			rep.Endpoints = append(crep.Endpoints, rep.Endpoints...)
+			rep.Links = append(crep.Links, rep.Links...)
+			rep.Proxies = append(crep.Proxies, rep.Proxies...)
 			out := cmd.OutOrStdout()
 			if format == "json" {
 				if jerr := writeNetJSON(out, rep); jerr != nil {
@@ -308,6 +323,9 @@ func newNetworkPruneCommand() *cobra.Command {
 			for _, p := range rep.Proxies {
 				fmt.Fprintf(out, "Stopped leftover proxy %d\n", p)
 			}
+			for _, id := range rep.Namespaces {
+				fmt.Fprintf(out, "Released network namespace of container %s (container gone)\n", id)
+			}
 			return err
 		},
 	}
@@ -321,191 +339,44 @@ func newNetworkPruneCommand() *cobra.Command {
 type networkConnectOptions struct {
 	ip      string
 	aliases []string
+	mac     string
 }
 
 func newNetworkConnectCommand() *cobra.Command {
 	var opts networkConnectOptions
 	cmd := &cobra.Command{
 		Use:   "connect [OPTIONS] NETWORK CONTAINER",
-		Short: "Connect a running container to a network",
+		Short: "Connect a container to a network",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runNetworkConnect(cmd, opts, args[0], args[1])
+			root, err := stateRoot()
+			if err != nil {
+				return err
+			}
+			_, err = executor.ConnectNetwork(cmd.Context(), root, args[1],
+				executor.NetAttach{Name: args[0], IPv4: opts.ip, Aliases: opts.aliases, MAC: opts.mac})
+			return err
 		},
 	}
 	cmd.Flags().StringVar(&opts.ip, "ip", "", "static IPv4 address")
 	cmd.Flags().StringArrayVar(&opts.aliases, "alias", nil, "network-scoped alias (repeatable)")
+	cmd.Flags().StringVar(&opts.mac, "mac-address", "", "MAC address of the new interface")
 	return cmd
 }
 
-func runNetworkConnect(cmd *cobra.Command, opts networkConnectOptions, network, container string) error {
-	root, err := stateRoot()
-	if err != nil {
-		return err
-	}
-	c, err := findNetContainer(root, container)
-	if err != nil {
-		return err
-	}
-	if c.Pid <= 0 || !netProcessAlive(c) {
-		return fmt.Errorf("connecting %s to %s: container is not running", c.Name, network)
-	}
-	cfg := netplan.AttachConfig{ContainerID: c.ID, Name: c.Name, Aliases: opts.aliases, Network: network,
-		NetNS: netplan.NetNS{Pid: c.Pid}, Hosts: netplan.HostsSpec{Path: c.HostsPath, Hostname: c.Hostname, Domainname: c.Domainname}}
-	if opts.ip != "" {
-		if cfg.IPv4, err = netip.ParseAddr(opts.ip); err != nil {
-			return fmt.Errorf("--ip %q: want an IPv4 address", opts.ip)
-		}
-	}
-	m, err := netplan.Open(root, netplan.Options{Logger: logger})
-	if err != nil {
-		return err
-	}
-	defer m.Close()
-	if eps, err := m.Endpoints(cmd.Context(), c.ID); err == nil { // keep what the runtime recorded
-		for _, e := range eps {
-			if e.Network == network {
-				return fmt.Errorf("container %s is already connected to network %s", c.Name, network)
-			}
-			if cfg.Hosts.Path == "" {
-				cfg.Hosts = e.Hosts
-			}
-		}
-	}
-	_, err = m.Attach(cmd.Context(), cfg)
-	return err
-}
-
 func newNetworkDisconnectCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:   "disconnect NETWORK CONTAINER",
+	cmd := &cobra.Command{
+		Use:   "disconnect [OPTIONS] NETWORK CONTAINER",
 		Short: "Disconnect a container from a network",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			network, container := args[0], args[1]
-			m, err := openNetworks()
+			root, err := stateRoot()
 			if err != nil {
 				return err
 			}
-			defer m.Close()
-			if _, err := m.InspectNetwork(cmd.Context(), network); err != nil {
-				return err
-			}
-			eps, err := m.Endpoints(cmd.Context(), container)
-			if err != nil {
-				return err
-			}
-			for _, e := range eps {
-				if e.Network == network {
-					return m.Detach(cmd.Context(), e.ContainerID, network)
-				}
-			}
-			return fmt.Errorf("container %s is not connected to network %s", container, network)
+			return executor.DisconnectNetwork(cmd.Context(), root, args[1], args[0])
 		},
 	}
-}
-
-// netContainer is what the network commands need of a container record:
-// <root>/containers/<id>/config.json and state.json, written by the runtime.
-type netContainer struct {
-	ID, Name             string
-	Hostname, Domainname string
-	HostsPath            string
-	Pid                  int
-	PidStart             uint64
-}
-
-// findNetContainer finds a container by id, id prefix or name.
-func findNetContainer(root, ref string) (*netContainer, error) {
-	dir := filepath.Join(root, "containers")
-	ents, err := os.ReadDir(dir)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("listing containers: %w", err)
-	}
-	var found []*netContainer
-	for _, e := range ents {
-		if !e.IsDir() {
-			continue
-		}
-		c, err := readNetContainer(filepath.Join(dir, e.Name()), e.Name())
-		if err != nil {
-			continue
-		}
-		if c.ID == ref || c.Name == ref || (len(ref) >= 4 && strings.HasPrefix(c.ID, ref)) {
-			found = append(found, c)
-		}
-	}
-	switch len(found) {
-	case 0:
-		return nil, fmt.Errorf("container %s: %w", ref, netplan.ErrNotFound)
-	case 1:
-		return found[0], nil
-	}
-	return nil, fmt.Errorf("container %s: ambiguous, matches %d containers", ref, len(found))
-}
-
-func readNetContainer(dir, id string) (*netContainer, error) {
-	var cfg struct {
-		ID         string `json:"id"`
-		Name       string `json:"name"`
-		Hostname   string `json:"hostname"`
-		Domainname string `json:"domainname"`
-		Mounts     []struct {
-			Source      string `json:"source"`
-			Destination string `json:"destination"`
-		} `json:"mounts"`
-	}
-	b, err := os.ReadFile(filepath.Join(dir, "config.json"))
-	if err != nil {
-		return nil, err
-	}
-	if err := json.Unmarshal(b, &cfg); err != nil {
-		return nil, err
-	}
-	c := &netContainer{ID: cfg.ID, Name: cfg.Name, Hostname: cfg.Hostname, Domainname: cfg.Domainname}
-	if c.ID == "" {
-		c.ID = id
-	}
-	for _, m := range cfg.Mounts {
-		if m.Destination == "/etc/hosts" {
-			c.HostsPath = m.Source
-		}
-	}
-	if c.HostsPath == "" {
-		if _, err := os.Stat(filepath.Join(dir, "hosts")); err == nil {
-			c.HostsPath = filepath.Join(dir, "hosts")
-		}
-	}
-	var st struct {
-		Pid      int    `json:"pid"`
-		PidStart uint64 `json:"pid_start"`
-	}
-	if b, err := os.ReadFile(filepath.Join(dir, "state.json")); err == nil {
-		json.Unmarshal(b, &st)
-	}
-	c.Pid, c.PidStart = st.Pid, st.PidStart
-	return c, nil
-}
-
-// netProcessAlive checks the recorded pid, and its start time when known,
-// so that a recycled pid is not taken for the container.
-func netProcessAlive(c *netContainer) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(c.Pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	if c.PidStart == 0 {
-		return true
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return false
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 20 {
-		return false
-	}
-	start, err := strconv.ParseUint(f[19], 10, 64) // field 22: starttime
-	return err == nil && start == c.PidStart
+	cmd.Flags().BoolP("force", "f", false, "accepted for docker compatibility")
+	return cmd
 }

@@ -92,28 +92,24 @@ func TestNetworkCommands(t *testing.T) {
 		t.Fatalf("inspect:\n%s", out)
 	}
 
-	// A running "container", recorded as the runtime records it.
-	proc := exec.Command("unshare", "--net", "--", "busybox", "sleep", "60")
-	if err := proc.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { proc.Process.Kill(); proc.Wait() }()
-	self, _ := os.Readlink("/proc/self/ns/net")
-	for i := 0; i < 100; i++ {
-		if l, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", proc.Process.Pid)); l != "" && l != self {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	// A container as the runtime records it: its own network namespace
+	// file, not yet on any network.
 	id := strings.Repeat("ab", 32)
 	cdir := filepath.Join(root, "containers", id)
 	os.MkdirAll(cdir, 0o700)
-	os.WriteFile(filepath.Join(cdir, "config.json"), []byte(`{"id":"`+id+`","name":"demo-web-1","hostname":"web"}`), 0o644)
-	os.WriteFile(filepath.Join(cdir, "state.json"), []byte(fmt.Sprintf(`{"status":"running","pid":%d}`, proc.Process.Pid)), 0o644)
+	nsFile := filepath.Join(root, "run", "netns", id)
+	if err := netplan.CreateNetNS(nsFile); err != nil {
+		t.Fatal(err)
+	}
+	defer netplan.RemoveNetNS(nsFile)
+	os.WriteFile(filepath.Join(cdir, "config.json"), []byte(`{"id":"`+id+`","name":"demo-web-1","network":"bridge",`+
+		`"net":{"mode":"bridge","netns":"`+nsFile+`"},"seccomp_profile":"unconfined","runtime":{"hostname":"web"}}`), 0o644)
 	os.WriteFile(filepath.Join(cdir, "hosts"), nil, 0o644)
+	os.MkdirAll(filepath.Join(root, "names"), 0o700)
+	os.Symlink(id, filepath.Join(root, "names", "demo-web-1"))
 
 	must("network", "connect", "--alias", "api", "--ip", "172.26.0.50", "front", "demo-web-1")
-	addrs, _ := exec.Command("nsenter", fmt.Sprintf("--net=/proc/%d/ns/net", proc.Process.Pid), "ip", "-o", "-4", "addr", "show", "eth0").Output()
+	addrs, _ := exec.Command("nsenter", "--net="+nsFile, "ip", "-o", "-4", "addr", "show", "eth0").Output()
 	if !strings.Contains(string(addrs), "172.26.0.50/16") {
 		t.Fatalf("eth0: %s", addrs)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/stack-dev/stack/executor"
 	"github.com/stack-dev/stack/netplan"
 )
 
@@ -45,12 +46,11 @@ func runPort(cmd *cobra.Command, opts portOptions, args []string) error {
 			proto = pr
 		}
 	}
-	m, err := openNetworks()
+	root, err := stateRoot()
 	if err != nil {
 		return err
 	}
-	defer m.Close()
-	ports, err := m.Ports(cmd.Context(), args[0])
+	_, ports, err := executor.ContainerPorts(cmd.Context(), root, args[0])
 	if err != nil {
 		return err
 	}
