@@ -1,0 +1,254 @@
+package executor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/stack-dev/stack/planner"
+	"github.com/stack-dev/stack/spec"
+)
+
+// Session is one `stack up` or `stack down` of a project: it holds the
+// project's lock from Begin to Close, so two of them never interleave,
+// while other projects go on side by side.
+type Session struct {
+	root    string
+	project string
+	log     *slog.Logger
+	lock    *projectLock
+	drv     *hostDriver
+}
+
+// Begin takes the project's lock (waiting for another up/down of the same
+// project to finish) and opens the subsystems.
+func Begin(root, project string, log *slog.Logger) (*Session, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	l, err := lockProject(root, project)
+	if err != nil {
+		return nil, err
+	}
+	drv, err := newHostDriver(root, log)
+	if err != nil {
+		l.unlock()
+		return nil, err
+	}
+	return &Session{root: root, project: project, log: log, lock: l, drv: drv}, nil
+}
+
+// Close releases the lock.
+func (s *Session) Close() {
+	s.drv.close()
+	s.lock.unlock()
+}
+
+// Observe is ObserveHost under the session's lock.
+func (s *Session) Observe(ctx context.Context, desired *spec.Stack) (*planner.Observed, error) {
+	return ObserveHost(ctx, s.root, desired)
+}
+
+// UpOptions tune Apply beyond ApplyOptions.
+type UpOptions struct {
+	ApplyOptions
+	Pull   string    // image steps: "always", "missing" (default), "never"
+	Output io.Writer // output of builds and commits (nil: discarded)
+}
+
+// Apply converges the host to desired by running plan (see apply).
+func (s *Session) Apply(ctx context.Context, desired *spec.Stack, plan *planner.Plan, opts UpOptions) error {
+	if opts.Pull != "" {
+		s.drv.pull = opts.Pull
+	}
+	s.drv.out = opts.Output
+	if err := adoptStrays(s.root, s.project); err != nil {
+		return err
+	}
+	return apply(ctx, s.root, desired, plan, s.drv, opts.ApplyOptions)
+}
+
+// DownOptions tune Down.
+type DownOptions struct {
+	Timeout      time.Duration // stop grace period; 0: each container's own, else 10s
+	Volumes      bool          // -v: remove the project's named volumes
+	RemoveImages string        // --rmi: "" , "local" (images the stack made) or "all"
+	Progress     func(resource string, err error, elapsed time.Duration)
+}
+
+// Down stops and removes everything the project owns: its containers
+// (recorded, and any left unrecorded by an interrupted up), its networks
+// and their rules, with Volumes its named volumes and with RemoveImages
+// its images; then the project record. It works from any half-made state
+// and is idempotent.
+func (s *Session) Down(ctx context.Context, opts DownOptions) error {
+	if err := adoptStrays(s.root, s.project); err != nil {
+		return err
+	}
+	rec, err := ReadProjectRecord(s.root, s.project)
+	if errors.Is(err, fs.ErrNotExist) {
+		rec = &ProjectRecord{Version: RecordVersion, Project: s.project}
+	} else if err != nil {
+		return err
+	}
+	report := func(res string, err error, t0 time.Time) {
+		if opts.Progress != nil {
+			opts.Progress(res, err, time.Since(t0))
+		}
+	}
+	var errs []error
+	var mu sync.Mutex
+	save := func() {
+		if err := WriteProjectRecord(s.root, rec); err != nil {
+			errs = append(errs, err)
+		}
+	}
+
+	// Containers: all at once (bounded), each stopped then removed.
+	timeout := opts.Timeout
+	if timeout < 0 {
+		timeout = 10 * time.Second
+	}
+	sem := make(chan struct{}, 8)
+	var wg sync.WaitGroup
+	var removed []string
+	for _, c := range rec.Containers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			t0 := time.Now()
+			err := s.drv.stopContainer(ctx, c, timeout)
+			if err == nil {
+				err = s.drv.removeContainer(ctx, c)
+			}
+			report("container/"+c.Name, err, t0)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, fmt.Errorf("container %s: %w", c.Name, err))
+				return
+			}
+			removed = append(removed, c.ID)
+		}()
+	}
+	wg.Wait()
+	gone := map[string]bool{}
+	for _, id := range removed {
+		gone[id] = true
+	}
+	kept := rec.Containers[:0]
+	for _, c := range rec.Containers {
+		if !gone[c.ID] {
+			kept = append(kept, c)
+		}
+	}
+	rec.Containers = kept
+	save()
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+
+	// Networks: recorded ones, and any carrying the project's label (an
+	// up killed between creating a network and recording it).
+	nets := map[string]bool{}
+	for _, n := range rec.Networks {
+		if !n.External {
+			nets[n.HostName] = true
+		}
+	}
+	if all, err := s.drv.net.ListNetworks(ctx); err == nil {
+		for _, n := range all {
+			if n.Labels[LabelProject] == s.project {
+				nets[n.Name] = true
+			}
+		}
+	}
+	for _, name := range sortedKeys(nets) {
+		t0 := time.Now()
+		err := s.drv.net.RemoveNetwork(ctx, name)
+		report("network/"+name, err, t0)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("network %s: %w", name, err))
+		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	rec.Networks = nil
+	save()
+
+	if opts.Volumes {
+		for _, key := range sortedKeys(rec.Volumes) {
+			v := rec.Volumes[key]
+			if v.External {
+				continue
+			}
+			t0 := time.Now()
+			err := os.RemoveAll(filepath.Join(s.root, "volumes", v.HostName))
+			report("volume/"+v.HostName, err, t0)
+			if err != nil {
+				errs = append(errs, err)
+			}
+		}
+		rec.Volumes = nil
+	}
+	if opts.RemoveImages == "local" || opts.RemoveImages == "all" {
+		for _, name := range sortedKeys(rec.Images) {
+			img := rec.Images[name]
+			if opts.RemoveImages == "local" && img.InputHash == "" {
+				continue // pulled, not made by the stack
+			}
+			t0 := time.Now()
+			_, err := s.drv.store.Remove(name, false)
+			report("image/"+name, err, t0)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("image %s: %w", name, err))
+			}
+		}
+	}
+	if len(errs) > 0 {
+		save()
+		return errors.Join(errs...)
+	}
+	path, err := projectRecordPath(s.root, s.project)
+	if err != nil {
+		return err
+	}
+	if opts.Volumes || len(rec.Volumes) == 0 {
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("removing project record: %w", err)
+		}
+	} else {
+		save() // the volumes stay, and so does their record
+	}
+	return nil
+}
+
+// adoptStrays puts into the project's record every container of the
+// project that exists on the host without being recorded: an up killed
+// between creating a container and recording it leaves one. Adopted
+// containers are recorded as "removing", which the planner sees as dead
+// (to be replaced) and down removes.
+func adoptStrays(root, project string) error {
+	rec, err := ReadProjectRecord(root, project)
+	if errors.Is(err, fs.ErrNotExist) {
+		rec = &ProjectRecord{Version: RecordVersion, Project: project}
+	} else if err != nil {
+		return err
+	}
+	strays, err := findStrays(root, project, rec)
+	if err != nil || len(strays) == 0 {
+		return err
+	}
+	rec.Containers = append(rec.Containers, strays...)
+	return WriteProjectRecord(root, rec)
+}
