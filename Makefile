@@ -36,6 +36,8 @@ fuzz:
 	$(GO) test ./spec -run '^$$' -fuzz '^FuzzParsePort$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./spec -run '^$$' -fuzz '^FuzzInterpolate$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./spec -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./build -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./layers -run '^$$' -fuzz '^FuzzUnpack$$' -fuzztime $(FUZZTIME)
 
 base-image: build
 	./scripts/busybox-image.sh $(BIN)
@@ -50,7 +52,7 @@ demo-down:
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
-	GOOS=darwin $(GO) vet ./spec/... ./planner/...
+	GOOS=darwin $(GO) vet ./...
 
 clean:
 	rm -rf bin
