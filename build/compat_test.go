@@ -14,7 +14,8 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-const compatDir = "../../shared/compat"
+// compatDir is the copy of the shared corpus kept in the repository (testdata/README.md).
+const compatDir = "../testdata/compat"
 
 // dump renders a parse tree in the format of buildkit's testfiles/*/result:
 // one s-expression per instruction, flags as a quoted list.

@@ -12,7 +12,8 @@ import (
 )
 
 // compatDir is the shared corpus of real compose files, relative to spec/.
-const compatDir = "../../shared/compat/compose"
+// compatDir is the copy of the shared corpus kept in the repository (testdata/README.md).
+const compatDir = "../testdata/compat/compose"
 
 // negativeCompat reads INDEX.md and returns the compose files it says are
 // invalid on purpose (NEGATIVE, "must be a validation error", and the
@@ -48,7 +49,7 @@ func TestCompatCorpus(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(files) == 0 {
-		t.Skipf("no compose files in %s (the shared corpus is not present)", compatDir)
+		t.Fatalf("no compose files in %s (the corpus copy is missing: see testdata/README.md)", compatDir)
 	}
 	negative := negativeCompat(t)
 	var loaded, rejected []string
