@@ -252,3 +252,34 @@ func adoptStrays(root, project string) error {
 	rec.Containers = append(rec.Containers, strays...)
 	return WriteProjectRecord(root, rec)
 }
+
+// Rebuild builds every image the stack builds (`up --build`): the build
+// cache makes an unchanged one cheap, and a changed one gets a new id, so
+// the plan that follows replaces exactly the containers whose image moved.
+// Each image is recorded as a plan step would record it.
+func (s *Session) Rebuild(ctx context.Context, desired *spec.Stack, digests map[string]string, out io.Writer) error {
+	s.drv.out = out
+	for _, name := range sortedKeys(digests) {
+		if b, _ := buildOf(desired, name); b == nil {
+			continue
+		}
+		id, err := s.drv.makeImage(ctx, planner.OpBuild, name, desired)
+		if err != nil {
+			return fmt.Errorf("image %s: build: %w", name, err)
+		}
+		rec, err := ReadProjectRecord(s.root, s.project)
+		if errors.Is(err, fs.ErrNotExist) {
+			rec = &ProjectRecord{Version: RecordVersion, Project: s.project}
+		} else if err != nil {
+			return err
+		}
+		if rec.Images == nil {
+			rec.Images = map[string]*ImageRecord{}
+		}
+		rec.Images[name] = &ImageRecord{ID: id, InputHash: planner.ImageInputHash(desired, name, digests[name]), Snapshot: planner.ImageSnapshot(desired, name)}
+		if err := WriteProjectRecord(s.root, rec); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -51,3 +51,7 @@ func (s *Session) Down(ctx context.Context, opts DownOptions) error { return err
 func ObserveHost(ctx context.Context, root string, desired *spec.Stack) (*planner.Observed, error) {
 	return Observe(root, desired.Name)
 }
+
+func (s *Session) Rebuild(ctx context.Context, desired *spec.Stack, digests map[string]string, out io.Writer) error {
+	return errors.ErrUnsupported
+}

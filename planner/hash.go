@@ -54,3 +54,11 @@ func ImageSnapshot(desired *spec.Stack, name string) []byte {
 	d := &differ{desired: desired}
 	return d.imageOf(name).definition(desired.WorkingDir)
 }
+
+// ImageInputHash is the input hash the plan gives (Step.InputHash) an
+// image the stack makes, from its definition and, when known, the digest
+// of its build context. The executor uses it to record an image it made
+// outside a plan (`stack up --build`).
+func ImageInputHash(desired *spec.Stack, name, contextDigest string) string {
+	return inputHash(ImageSnapshot(desired, name), contextDigest)
+}

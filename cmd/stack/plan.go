@@ -68,6 +68,8 @@ func runPlan(cmd *cobra.Command, args []string, opts planOptions) error {
 		NoRecreate:    opts.noRecreate,
 		Services:      args,
 		NoDeps:        opts.noDeps,
+
+		ContextDigests: executor.ContextDigests(st),
 	})
 	if err != nil {
 		return err

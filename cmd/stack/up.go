@@ -77,6 +77,9 @@ func runUp(cmd *cobra.Command, args []string, opts upOptions) error {
 	if opts.wait {
 		opts.detach = true
 	}
+	if opts.build && opts.noBuild {
+		return errors.New("--build and --no-build cannot be used together")
+	}
 	if opts.detach && opts.abortOnExit {
 		return errors.New("--abort-on-container-exit and --exit-code-from need the foreground (not -d or --wait)")
 	}
@@ -105,6 +108,14 @@ func runUp(cmd *cobra.Command, args []string, opts upOptions) error {
 		return err
 	}
 	defer sess.Close()
+	out, errOut := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	pr := newUpProgress(errOut, opts.progress)
+	digests := executor.ContextDigests(st)
+	if opts.build {
+		if err := sess.Rebuild(ctx, st, digests, pr.output()); err != nil {
+			return err
+		}
+	}
 	obs, err := sess.Observe(ctx, st)
 	if err != nil {
 		return err
@@ -112,12 +123,18 @@ func runUp(cmd *cobra.Command, args []string, opts upOptions) error {
 	plan, err := planner.Diff(st, obs, planner.Options{
 		ForceRecreate: opts.forceRecreate, NoRecreate: opts.noRecreate,
 		Services: args, NoDeps: opts.noDeps,
+		ContextDigests: digests,
 	})
 	if err != nil {
 		return err
 	}
-	out, errOut := cmd.OutOrStdout(), cmd.ErrOrStderr()
-	pr := newUpProgress(errOut, opts.progress)
+	if opts.noBuild {
+		for _, step := range plan.Steps {
+			if step.Operation == planner.OpBuild {
+				return fmt.Errorf("%s must be built (%s) and --no-build forbids it", step.Resource, step.Reason)
+			}
+		}
+	}
 	if plan.Empty() {
 		pr.line("No changes. Project %s matches the stack file.", st.Name)
 	} else {
