@@ -382,7 +382,7 @@ func (a *applier) stopTimeout(service string) time.Duration {
 		return a.opts.StopTimeout
 	}
 	if s := a.desired.Services[service]; s != nil && s.StopGracePeriod > 0 {
-		return s.StopGracePeriod
+		return s.StopGracePeriod.Std()
 	}
 	return 10 * time.Second
 }

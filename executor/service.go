@@ -130,8 +130,8 @@ func runOptionsFor(root string, cs *containerSpec) (*RunOptions, error) {
 
 	// Health.
 	if h := s.Healthcheck; h != nil {
-		hc := &HealthConfig{Test: h.Test, Interval: h.Interval, Timeout: h.Timeout,
-			StartPeriod: h.StartPeriod, StartInterval: h.StartInterval, Retries: h.Retries}
+		hc := &HealthConfig{Test: h.Test, Interval: h.Interval.Std(), Timeout: h.Timeout.Std(),
+			StartPeriod: h.StartPeriod.Std(), StartInterval: h.StartInterval.Std(), Retries: h.Retries}
 		if h.Disable {
 			hc.Test = []string{"NONE"}
 		}

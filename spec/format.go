@@ -182,7 +182,7 @@ func formatService(s *Service) *ynode {
 		m.add("attach", ybool(*s.Attach))
 	}
 	m.addStr("stop_signal", s.StopSignal)
-	m.addDuration("stop_grace_period", s.StopGracePeriod)
+	m.addDuration("stop_grace_period", s.StopGracePeriod.Std())
 	m.addStr("restart", s.Restart)
 	if len(s.Ports) > 0 {
 		ports := yseq()
@@ -232,10 +232,10 @@ func formatService(s *Service) *ynode {
 		if h.Test != nil {
 			e.addList("test", h.Test)
 		}
-		e.addDuration("interval", h.Interval)
-		e.addDuration("timeout", h.Timeout)
-		e.addDuration("start_period", h.StartPeriod)
-		e.addDuration("start_interval", h.StartInterval)
+		e.addDuration("interval", h.Interval.Std())
+		e.addDuration("timeout", h.Timeout.Std())
+		e.addDuration("start_period", h.StartPeriod.Std())
+		e.addDuration("start_interval", h.StartInterval.Std())
 		e.addInt("retries", int64(h.Retries))
 		m.add("healthcheck", e)
 	}

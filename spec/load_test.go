@@ -126,7 +126,7 @@ volumes:
 		},
 		CapAdd:      []string{"CAP_NET_ADMIN", "CAP_SYS_ADMIN"},
 		Resources:   Resources{MemLimit: 64 << 20, CPUs: 0.5, PidsLimit: 64},
-		Healthcheck: &Healthcheck{Test: []string{"CMD-SHELL", "curl -f http://localhost"}, Interval: 10 * time.Second},
+		Healthcheck: &Healthcheck{Test: []string{"CMD-SHELL", "curl -f http://localhost"}, Interval: Duration(10 * time.Second)},
 		DependsOn:   map[string]Dependency{"db": {Condition: "service_started", Required: true}},
 		Networks:    map[string]*ServiceNetwork{"default": {}},
 	}
@@ -275,7 +275,7 @@ services:
 	if diff := cmp.Diff([]string{"1.1.1.1", "8.8.8.8"}, web.DNS); diff != "" {
 		t.Errorf("dns appended (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff(&Healthcheck{Test: []string{"CMD", "new"}, Interval: 5 * time.Second}, web.Healthcheck); diff != "" {
+	if diff := cmp.Diff(&Healthcheck{Test: []string{"CMD", "new"}, Interval: Duration(5 * time.Second)}, web.Healthcheck); diff != "" {
 		t.Errorf("healthcheck (-want +got):\n%s", diff)
 	}
 	if web.CapAdd != nil {

@@ -315,7 +315,8 @@ func (d *decoder) serviceKey(s *Service, info *svcInfo, key string, k, v *node, 
 		sig, _ := d.str(v, p)
 		s.StopSignal = d.signal(v, p, sig)
 	case "stop_grace_period":
-		s.StopGracePeriod, _ = d.duration(v, p)
+		sg, _ := d.duration(v, p)
+		s.StopGracePeriod = Duration(sg)
 	case "restart":
 		rs, _ := d.str(v, p)
 		s.Restart = d.restart(v, p, rs)
@@ -1129,13 +1130,17 @@ func (d *decoder) healthcheck(v *node, p string) *Healthcheck {
 				d.errf(hv, hp, "must be a string or a list, got %s", describe(hv))
 			}
 		case "interval":
-			h.Interval, _ = d.duration(hv, hp)
+			hd, _ := d.duration(hv, hp)
+			h.Interval = Duration(hd)
 		case "timeout":
-			h.Timeout, _ = d.duration(hv, hp)
+			hd, _ := d.duration(hv, hp)
+			h.Timeout = Duration(hd)
 		case "start_period":
-			h.StartPeriod, _ = d.duration(hv, hp)
+			hd, _ := d.duration(hv, hp)
+			h.StartPeriod = Duration(hd)
 		case "start_interval":
-			h.StartInterval, _ = d.duration(hv, hp)
+			hd, _ := d.duration(hv, hp)
+			h.StartInterval = Duration(hd)
 		case "retries":
 			i, _ := d.intIn(hv, hp, 0, 1<<31)
 			h.Retries = int(i)

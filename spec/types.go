@@ -1,6 +1,10 @@
 package spec
 
-import "time"
+import (
+	"fmt"
+	"strconv"
+	"time"
+)
 
 // This file is the canonical stack model: what the loader produces and what
 // the planner and the executor consume. It holds no host details (no PIDs,
@@ -64,9 +68,9 @@ type Service struct {
 	StdinOpen     bool   `json:"stdin_open,omitempty"`
 	Attach        *bool  `json:"attach,omitempty"` // nil: attach (compose default)
 
-	StopSignal      string        `json:"stop_signal,omitempty"`
-	StopGracePeriod time.Duration `json:"stop_grace_period,omitempty"` // 0: default (10s)
-	Restart         string        `json:"restart,omitempty"`           // "no", "always", "on-failure[:N]", "unless-stopped"
+	StopSignal      string   `json:"stop_signal,omitempty"`
+	StopGracePeriod Duration `json:"stop_grace_period,omitempty"` // 0: default (10s)
+	Restart         string   `json:"restart,omitempty"`           // "no", "always", "on-failure[:N]", "unless-stopped"
 
 	Ports      []Port   `json:"ports,omitempty"`
 	PublishAll bool     `json:"x-stack-publish-all,omitempty"` // like `docker run -P`
@@ -204,13 +208,13 @@ type Dependency struct {
 // Healthcheck is a service's health check. Test is nil when the image's is
 // inherited; ["NONE"] or Disable turns checking off.
 type Healthcheck struct {
-	Test          []string      `json:"test,omitempty"` // ["CMD", ...] or ["CMD-SHELL", "..."] or ["NONE"]
-	Interval      time.Duration `json:"interval,omitempty"`
-	Timeout       time.Duration `json:"timeout,omitempty"`
-	StartPeriod   time.Duration `json:"start_period,omitempty"`
-	StartInterval time.Duration `json:"start_interval,omitempty"`
-	Retries       int           `json:"retries,omitempty"`
-	Disable       bool          `json:"disable,omitempty"`
+	Test          []string `json:"test,omitempty"` // ["CMD", ...] or ["CMD-SHELL", "..."] or ["NONE"]
+	Interval      Duration `json:"interval,omitempty"`
+	Timeout       Duration `json:"timeout,omitempty"`
+	StartPeriod   Duration `json:"start_period,omitempty"`
+	StartInterval Duration `json:"start_interval,omitempty"`
+	Retries       int      `json:"retries,omitempty"`
+	Disable       bool     `json:"disable,omitempty"`
 }
 
 // Resources are a service's limits, normalized from the legacy keys and
@@ -374,3 +378,38 @@ type LoadOptions struct {
 	EnvFiles    []string          // project env files; default: ProjectDir/.env if present
 	Loose       bool              // §3b fields warn instead of failing
 }
+
+// Duration is a time.Duration whose JSON form is Go's duration syntax
+// ("1m30s", "200ms"), so that the canonical form and plan diffs read as
+// the stack file does. Unmarshaling also takes a number of nanoseconds.
+type Duration time.Duration
+
+// MarshalJSON writes the duration as a string.
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return []byte(strconv.Quote(time.Duration(d).String())), nil
+}
+
+// UnmarshalJSON reads a duration string or a number of nanoseconds.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		s, err := strconv.Unquote(string(b))
+		if err != nil {
+			return err
+		}
+		v, err := time.ParseDuration(s)
+		if err != nil {
+			return err
+		}
+		*d = Duration(v)
+		return nil
+	}
+	n, err := strconv.ParseInt(string(b), 10, 64)
+	if err != nil {
+		return fmt.Errorf("duration %s: %w", b, err)
+	}
+	*d = Duration(n)
+	return nil
+}
+
+// Std returns the time.Duration.
+func (d Duration) Std() time.Duration { return time.Duration(d) }
