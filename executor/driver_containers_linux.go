@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/stack-dev/stack/executor/container"
@@ -54,11 +55,40 @@ func (d *hostDriver) removeContainer(ctx context.Context, rec *ContainerRecord) 
 	if rec.ID == "" {
 		return nil
 	}
+	waitSupervisorGone(d.root, rec.ID, 10*time.Second)
 	err := RemoveContainer(d.root, rec.ID, true, false)
-	if errors.Is(err, ErrContainerNotFound) {
-		return nil
+	if err != nil && !errors.Is(err, ErrContainerNotFound) {
+		return err
 	}
-	return err
+	// What an earlier, interrupted removal left (a directory without its
+	// config.json, which the runtime no longer finds, and the name that
+	// still points at it) goes too: otherwise the name stays taken.
+	dir := containerDir(d.root, rec.ID)
+	if _, serr := os.Stat(dir); serr == nil {
+		if err := os.RemoveAll(dir); err != nil {
+			return fmt.Errorf("removing what is left of container %s: %w", rec.ID, err)
+		}
+	}
+	if rec.Name != "" {
+		releaseName(d.root, rec.Name, rec.ID)
+	}
+	return nil
+}
+
+// waitSupervisorGone waits, up to d, until the supervisor of a container
+// that no longer runs has exited. A supervisor records the container's end
+// (which is all a stop waits for), then writes the state once more as it
+// leaves; a removal that does not wait for that last write races it, and
+// the write recreates the container's directory after it was removed.
+func waitSupervisorGone(root, id string, d time.Duration) {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		st, err := container.ReadState(containerDir(root, id))
+		if err != nil || st.Status.Active() || st.Supervisor == 0 || !container.Alive(st.Supervisor, st.SupervisorStart) {
+			return // gone, or running (RemoveContainer stops it and waits)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
 }
 
 // waitFor polls the container's state until the condition holds, the
