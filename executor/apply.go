@@ -67,7 +67,7 @@ type StepEvent struct {
 // ApplyOptions tune Apply.
 type ApplyOptions struct {
 	Parallel    int             // steps at a time in each phase; default 4
-	StopTimeout time.Duration   // grace period when stopping containers; default: the service's or 10s
+	StopTimeout time.Duration   // grace period when stopping containers (0: kill at once); negative: the service's stop_grace_period, else 10s
 	Progress    func(StepEvent) // called serialized; may be nil
 	NoStart     bool            // create containers but do not start them
 	WaitTimeout time.Duration   // for depends_on conditions; 0: no limit but ctx
@@ -378,7 +378,7 @@ func (a *applier) removeContainer(ctx context.Context, c *ContainerRecord) error
 }
 
 func (a *applier) stopTimeout(service string) time.Duration {
-	if a.opts.StopTimeout > 0 {
+	if a.opts.StopTimeout >= 0 {
 		return a.opts.StopTimeout
 	}
 	if s := a.desired.Services[service]; s != nil && s.StopGracePeriod > 0 {

@@ -64,7 +64,7 @@ func newUpCommand() *cobra.Command {
 	f.StringVar(&opts.exitCodeFrom, "exit-code-from", "", "return the exit code of this service's container (implies --abort-on-container-exit)")
 	f.BoolVar(&opts.noDeps, "no-deps", false, "don't start the services the named ones depend on")
 	f.StringVar(&opts.progress, "progress", "auto", "progress output: auto, tty, plain or json")
-	f.IntVarP(&opts.timeout, "timeout", "t", 10, "seconds to wait for containers to stop when replacing them or on Ctrl-C")
+	f.IntVarP(&opts.timeout, "timeout", "t", -1, "seconds to wait for containers to stop when replacing them or on Ctrl-C (default: the service's stop_grace_period, else 10)")
 	f.IntVar(&opts.parallel, "parallel", 4, "steps run at the same time")
 	projectFlags(cmd)
 	return cmd
@@ -347,6 +347,9 @@ func attachProject(ctx context.Context, out, errOut io.Writer, root string, st *
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
 	stopTimeout := time.Duration(opts.timeout) * time.Second
+	if opts.timeout < 0 {
+		stopTimeout = 10 * time.Second
+	}
 	stopAll := func(timeout time.Duration) {
 		var swg sync.WaitGroup
 		for _, c := range cs {
