@@ -30,10 +30,10 @@ type runOptions struct {
 
 // healthFlags are docker's --health-* flags.
 type healthFlags struct {
-	cmd                                          string
+	cmd                                           string
 	interval, timeout, startPeriod, startInterval time.Duration
-	retries                                      int
-	none                                         bool
+	retries                                       int
+	none                                          bool
 }
 
 func init() { registerCommand(newRunCommand) }
