@@ -752,12 +752,14 @@ type Running struct {
 	root      string
 	cg        cgroups.Cgroup
 	log       *slog.Logger
-	// supervised: a shim waits for this container and stays after it
-	// ends (to restart it): finish keeps it recorded as the supervisor.
-	supervised bool
 	// beforeRecord runs in finish once every process of the container is
 	// gone and before the end is recorded (the shim drains its logs).
 	beforeRecord func()
+	// restart, for a supervised container, decides from the state being
+	// recorded (ManualStop, exit code, RestartCount) whether the
+	// supervisor starts it again: the state then says restarting, else the
+	// supervisor is no longer recorded — in the same write.
+	restart func(st *container.State) bool
 }
 
 // ExecOptions is `stack exec`'s request.
@@ -785,7 +787,8 @@ type Early struct {
 	done    chan struct{}
 	host    *cgroups.Host
 	cg      cgroups.Cgroup
-	err     error // of the Enter
+	err     error  // of the Enter
+	netns   string // the network namespace file made for it ("" : none), removed by Abort
 }
 
 func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }

@@ -402,6 +402,13 @@ func SpawnInit(root string, opts *RunOptions, o AttachOptions) (*Early, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The container's own network namespace file exists before the init
+	// is cloned: the init's mount namespace is a copy of ours, and a bind
+	// mount made after the copy would not be in it.
+	netns, err := prepareNetNS(root, opts, ns)
+	if err != nil {
+		return nil, err
+	}
 	res, err := buildResources(opts)
 	if err != nil {
 		return nil, err
@@ -427,9 +434,10 @@ func SpawnInit(root string, opts *RunOptions, o AttachOptions) (*Early, error) {
 		if cg != nil {
 			cg.Delete()
 		}
+		releaseNetNS(netns)
 		return nil, errors.Join(err, cerr)
 	}
-	e := &Early{pending: p, id: opts.ID, host: host, cg: cg, done: make(chan struct{})}
+	e := &Early{pending: p, id: opts.ID, host: host, cg: cg, done: make(chan struct{}), netns: netns}
 	go func() {
 		defer close(e.done)
 		e.err = e.cg.Enter(p.Pid())
@@ -451,6 +459,7 @@ func (e *Early) Abort() {
 	e.pending.Abort()
 	<-e.done
 	e.cg.Delete()
+	releaseNetNS(e.netns)
 }
 
 func spawnInit(ns container.Namespaces, tty bool, o AttachOptions) (*container.Pending, error) {
@@ -525,7 +534,9 @@ func (r *Running) finish(es container.ExitStatus) error {
 		st.FinishedAt = end
 		st.OOMKilled = oom
 		st.Pid, st.PidStart = 0, 0
-		if !r.supervised {
+		if r.restart != nil && r.restart(st) {
+			st.Status = container.Restarting
+		} else {
 			st.Supervisor, st.SupervisorStart = 0, 0
 		}
 		st.Cgroups = nil
@@ -653,10 +664,9 @@ func RemoveContainer(root, ref string, force, volumes bool) error {
 	if err != nil {
 		return err
 	}
-	initAlive, supAlive := IsRunning(st)
-	if st.Status == container.Restarting {
-		supAlive = st.Supervisor != 0 && container.Alive(st.Supervisor, st.SupervisorStart)
-	}
+	initAlive, _ := IsRunning(st)
+	// A supervisor may be alive with any status: restarting, or leaving.
+	supAlive := st.Supervisor != 0 && container.Alive(st.Supervisor, st.SupervisorStart)
 	if supAlive && (initAlive || st.Status == container.Restarting) && !force {
 		return fmt.Errorf("you cannot remove a running container %s; stop the container before attempting removal or force remove", c.ID)
 	}

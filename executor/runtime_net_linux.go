@@ -47,6 +47,28 @@ func initNamespaces(root string, opts *RunOptions) (container.Namespaces, error)
 	return container.Namespaces{NetPath: netnsPath(root, opts.ID)}, nil
 }
 
+// prepareNetNS makes the network namespace file of a container about to
+// be created with opts, when ns (from initNamespaces) joins one of its
+// own; it returns its path ("" when there is none to make).
+func prepareNetNS(root string, opts *RunOptions, ns container.Namespaces) (string, error) {
+	if ns.NetPath == "" || ns.NetPath != netnsPath(root, opts.ID) {
+		return "", nil
+	}
+	if err := netplan.CreateNetNS(ns.NetPath); err != nil {
+		return "", err
+	}
+	return ns.NetPath, nil
+}
+
+// releaseNetNS removes a namespace file made by prepareNetNS whose
+// container was never created (its attachments, if any, went with the
+// failed creation).
+func releaseNetNS(path string) {
+	if path != "" {
+		netplan.RemoveNetNS(path)
+	}
+}
+
 // sharedNetNS finds the network namespace of container ref, for a
 // container that joins it (container:NAME): its namespace file when it has
 // one, the host's when it is on the host network, else its running init's.
@@ -112,8 +134,10 @@ func setupNetwork(root string, c *Container, dir string) (err error) {
 		return err
 	}
 	path := netnsPath(root, c.ID)
-	if err := netplan.CreateNetNS(path); err != nil {
-		return err
+	if !netplan.IsNetNS(path) { // else SpawnInit made it
+		if err := netplan.CreateNetNS(path); err != nil {
+			return err
+		}
 	}
 	defer func() {
 		if err != nil {

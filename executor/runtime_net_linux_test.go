@@ -625,3 +625,48 @@ func TestNetCleanupAfterCrash(t *testing.T) {
 func mustPrefix(s string) netip.Prefix { return netip.MustParsePrefix(s) }
 
 func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+// TestNetEarlyStart starts as `stack run` does: the init is spawned before
+// the container exists (SpawnInit) and joins the namespace made for it.
+func TestNetEarlyStart(t *testing.T) {
+	root, _ := netRoot(t)
+	createNetwork(t, root, netplan.NetworkConfig{Name: "front", Subnet: mustPrefix("172.26.0.0/16")})
+	var out strings.Builder
+	opts := &RunOptions{Image: "busybox", Network: "front", Net: NetOptions{IPv4: "172.26.0.77"},
+		Command: sh("ip -o -4 addr show eth0 | awk '{print $4}'")}
+	att := AttachOptions{Foreground: true, Stdout: &out, Stderr: &out}
+	var err error
+	if att.Early, err = SpawnInit(root, opts, att); err != nil {
+		t.Fatal(err)
+	}
+	c, err := CreateContainer(root, opts, nil)
+	if err != nil {
+		att.Early.Abort()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { RemoveContainer(root, c.ID, true, true) })
+	r, err := StartContainer(root, c, att)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != "172.26.0.77/16\n" {
+		t.Errorf("output %q", out.String())
+	}
+
+	// An early start whose creation fails leaves no namespace file.
+	opts = &RunOptions{Image: "no-such-image", Command: []string{"true"}}
+	e, err := SpawnInit(root, opts, AttachOptions{Foreground: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := CreateContainer(root, opts, nil); err == nil {
+		t.Fatal("created a container of a missing image")
+	}
+	e.Abort()
+	if _, err := os.Stat(netnsPath(root, opts.ID)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("namespace file after Abort: %v", err)
+	}
+}
