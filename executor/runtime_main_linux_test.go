@@ -20,6 +20,19 @@ func TestMain(m *testing.M) {
 			os.Exit(container.Init())
 		case "__stack_exec":
 			os.Exit(container.ExecInit())
+		case ShimEntrypoint:
+			os.Exit(ShimMain(os.Args[2:]))
+		case "__stack_test_detach": // root, name, command...: a CLI that starts a detached container, then waits to be killed
+			c, err := CreateContainer(os.Args[2], &RunOptions{Image: "busybox", Name: os.Args[3], Network: "none", Command: os.Args[4:]}, nil)
+			if err == nil {
+				err = StartDetached(os.Args[2], c, nil)
+			}
+			if err != nil {
+				os.Stderr.WriteString(err.Error() + "\n")
+				os.Exit(1)
+			}
+			os.Stdout.WriteString(c.ID + "\n")
+			select {}
 		case "__stack_test_run": // root, command...: a foreground run to kill
 			c, err := CreateContainer(os.Args[2], &RunOptions{Image: "busybox", Command: os.Args[3:]}, nil)
 			if err == nil {

@@ -202,6 +202,10 @@ func (s *shim) run(report func(shimReport)) int {
 				}
 				return 1
 			}
+			if errors.Is(err, errStopped) {
+				s.release()
+				return 0
+			}
 			s.recordFailedStart(err)
 			return 1
 		}
@@ -213,25 +217,16 @@ func (s *shim) run(report func(shimReport)) int {
 		es, _ := r.Task.Wait()
 		stopHealth()
 		uptime := time.Since(started)
+		r.restart = func(st *container.State) bool {
+			return s.policy.shouldRestart(st.ExitCode, st.ManualStop, restarts)
+		}
 		if err := r.finish(es); err != nil || s.c.AutoRemove {
 			return 0
 		}
-		if !s.policy.shouldRestart(es.Code, r.State.ManualStop, restarts) {
-			s.release()
+		if r.State.Status != container.Restarting {
 			return 0
 		}
 		backoff = nextBackoff(backoff, uptime)
-		st, err := container.UpdateState(s.dir, nil, true, func(st *container.State) error {
-			if st.ManualStop {
-				return errStopped
-			}
-			st.Status = container.Restarting
-			return nil
-		})
-		if err != nil || st == nil {
-			s.release()
-			return 0
-		}
 		if !s.sleep(backoff) {
 			s.release()
 			return 0
@@ -365,7 +360,6 @@ func (s *shim) start(restarts int) (*Running, error) {
 			i--
 		}
 	}
-	r.supervised = true
 	r.beforeRecord = func() {
 		// Every process of the container is gone: the pipes are at EOF
 		// once read to the end.
