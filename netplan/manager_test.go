@@ -140,16 +140,20 @@ func TestManagerRecords(t *testing.T) {
 	if !strings.Contains(f.rules.String(), "dnat to 172.19.0.2:80") {
 		t.Fatalf("rules:\n%s", f.rules)
 	}
-	// a neighbour whose hosts directory vanished does not break attaching
+	// its own hosts file unwritable (a directory is there): the attach fails
+	os.Mkdir(filepath.Join(dir, "bad.hosts"), 0o755)
 	if _, err := m.Attach(ctx, AttachConfig{ContainerID: "c2", Name: "two", Network: "a", NetNS: NetNS{Path: "/y"},
-		Hosts: HostsSpec{Path: filepath.Join(dir, "gone", "two.hosts")}}); err == nil {
+		Hosts: HostsSpec{Path: filepath.Join(dir, "bad.hosts")}}); err == nil {
 		t.Fatal("own hosts file unwritable but attach succeeded")
 	}
-	os.Mkdir(filepath.Join(dir, "gone"), 0o755)
+	// its directory not there yet (the runtime renames it into place and
+	// writes the first content itself): the attach succeeds
 	if _, err := m.Attach(ctx, AttachConfig{ContainerID: "c2", Name: "two", Network: "a", NetNS: NetNS{Path: "/y"},
 		Hosts: HostsSpec{Path: filepath.Join(dir, "gone", "two.hosts")}}); err != nil {
 		t.Fatal(err)
 	}
+	os.Mkdir(filepath.Join(dir, "gone"), 0o755)
+	// a neighbour whose hosts directory vanished does not break attaching
 	os.RemoveAll(filepath.Join(dir, "gone"))
 	if _, err := m.Attach(ctx, AttachConfig{ContainerID: "c3", Name: "three", Network: "a", NetNS: NetNS{Path: "/z"}}); err != nil {
 		t.Fatalf("neighbour's missing hosts file broke attach: %v", err)
