@@ -307,6 +307,9 @@ func TestNetHost(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, l := range links {
+		if strings.HasPrefix(l.Name, "stk") || strings.HasPrefix(l.Name, "veth") {
+			continue // other tests' links come and go meanwhile
+		}
 		if !strings.Contains(out, l.Name+":") && !strings.Contains(out, l.Name+"@") {
 			t.Errorf("host link %s not seen by the container:\n%s", l.Name, out)
 		}
@@ -668,5 +671,27 @@ func TestNetEarlyStart(t *testing.T) {
 	e.Abort()
 	if _, err := os.Stat(netnsPath(root, opts.ID)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("namespace file after Abort: %v", err)
+	}
+}
+
+// TestNetContainerModeOfNoneAndHost joins a `none` container (through its
+// running init) and a `host` one (the host's namespace).
+func TestNetContainerModeOfNoneAndHost(t *testing.T) {
+	root, _ := netRoot(t)
+	_, x := startBusybox(t, root, RunOptions{Name: "lonely", Network: "none", Command: sh("echo ready; echo hi-lonely | nc -l -p 6001")})
+	readUntil(t, x, "ready")
+	out, code, _ := runBusybox(t, root, RunOptions{Network: "container:lonely", Command: sh("ip -o link | awk '{print $2}'; " +
+		retry("nc 127.0.0.1 6001 </dev/null | grep hi-lonely"))})
+	if code != 0 || out != "lo:\nhi-lonely\n" {
+		t.Errorf("joining a none container: exit %d: %q", code, out)
+	}
+	startBusybox(t, root, RunOptions{Name: "hosty", Network: "host", Command: sh("sleep 60")})
+	c, err := CreateContainer(root, &RunOptions{Image: "busybox", Network: "container:hosty", Command: []string{"true"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer RemoveContainer(root, c.ID, true, true)
+	if !c.Runtime.Namespaces.HostNetwork {
+		t.Errorf("joining a host container: namespaces %+v", c.Runtime.Namespaces)
 	}
 }
