@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -69,6 +70,9 @@ func (s *Session) Apply(ctx context.Context, desired *spec.Stack, plan *planner.
 		s.drv.pull = opts.Pull
 	}
 	s.drv.out = opts.Output
+	if err := clearInterruptedCreates(ctx, s.root, s.project); err != nil {
+		return err
+	}
 	if err := adoptStrays(s.root, s.project); err != nil {
 		return err
 	}
@@ -89,6 +93,9 @@ type DownOptions struct {
 // its images; then the project record. It works from any half-made state
 // and is idempotent.
 func (s *Session) Down(ctx context.Context, opts DownOptions) error {
+	if err := clearInterruptedCreates(ctx, s.root, s.project); err != nil {
+		return err
+	}
 	if err := adoptStrays(s.root, s.project); err != nil {
 		return err
 	}
@@ -279,6 +286,80 @@ func (s *Session) Rebuild(ctx context.Context, desired *spec.Stack, digests map[
 		rec.Images[name] = &ImageRecord{ID: id, InputHash: planner.ImageInputHash(desired, name, digests[name]), Snapshot: planner.ImageSnapshot(desired, name)}
 		if err := WriteProjectRecord(s.root, rec); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// clearInterruptedCreates removes what an up killed inside CreateContainer
+// left of the project's containers: the runtime fills a container's
+// directory under containers/.new-<id> and renames it into place last, so
+// a kill before the rename leaves that directory, the reserved name, and
+// (on bridge networks) the network namespace file and its attachments,
+// which keep the project's networks from being removed. A pending
+// directory is the project's when its reserved name is one of the
+// project's (<project>-...) or it is attached to one of the project's
+// networks. Called under the project's lock, so no up of the project is
+// creating one at the same time.
+func clearInterruptedCreates(ctx context.Context, root, project string) error {
+	entries, err := os.ReadDir(filepath.Join(root, "containers"))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		return fmt.Errorf("listing containers: %w", err)
+	}
+	pending := map[string]bool{}
+	for _, e := range entries {
+		if id, ok := strings.CutPrefix(e.Name(), ".new-"); ok && len(id) == 64 {
+			pending[id] = true
+		}
+	}
+	if len(pending) == 0 {
+		return nil
+	}
+	names := map[string]string{} // id → reserved name
+	links, _ := os.ReadDir(filepath.Join(root, "names"))
+	for _, l := range links {
+		if target, err := os.Readlink(filepath.Join(root, "names", l.Name())); err == nil && pending[target] {
+			names[target] = l.Name()
+		}
+	}
+	attached := map[string]bool{}
+	if _, err := os.Stat(filepath.Join(root, "networks")); err == nil {
+		m, err := OpenNetworks(root)
+		if err != nil {
+			return err
+		}
+		nets, err := m.ListNetworks(ctx)
+		m.Close()
+		if err != nil {
+			return err
+		}
+		for _, n := range nets {
+			if n.Labels[LabelProject] != project {
+				continue
+			}
+			for id := range n.Endpoints {
+				attached[id] = true
+			}
+		}
+	}
+	for _, id := range sortedKeys(pending) {
+		if !attached[id] && !strings.HasPrefix(names[id], project+"-") {
+			continue
+		}
+		if _, err := os.Stat(containerDir(root, id)); err == nil {
+			continue // renamed into place: a stray adoptStrays takes
+		}
+		if err := releaseNetwork(root, id); err != nil {
+			return fmt.Errorf("releasing the network of interrupted container %s: %w", id, err)
+		}
+		if err := os.RemoveAll(filepath.Join(root, "containers", ".new-"+id)); err != nil {
+			return fmt.Errorf("removing interrupted container %s: %w", id, err)
+		}
+		if names[id] != "" {
+			releaseName(root, names[id], id)
 		}
 	}
 	return nil
