@@ -101,6 +101,9 @@ type logWriter struct {
 	f    *os.File
 	size int64
 	buf  []byte
+	// tee, when set, also gets every chunk a pump reads (the attached
+	// clients of a supervisor).
+	tee func(stream string, b []byte)
 }
 
 func openLogWriter(dir string, cfg logConfig) (*logWriter, error) {
@@ -173,6 +176,9 @@ func (w *logWriter) pump(r io.Reader, stream string) {
 	for {
 		n, err := r.Read(chunk)
 		data := chunk[:n]
+		if n > 0 && w.tee != nil {
+			w.tee(stream, data)
+		}
 		for len(data) > 0 {
 			i := bytes.IndexByte(data, '\n')
 			if i < 0 {

@@ -45,7 +45,9 @@ func ExecContainer(root, ref string, o ExecOptions) (*container.Task, error) {
 }
 
 // SpawnInit is Linux-only.
-func SpawnInit(root string, opts *RunOptions, o AttachOptions) (*Early, error) { return nil, errors.ErrUnsupported }
+func SpawnInit(root string, opts *RunOptions, o AttachOptions) (*Early, error) {
+	return nil, errors.ErrUnsupported
+}
 
 // Abort is Linux-only.
 func (e *Early) Abort() {}
@@ -99,3 +101,8 @@ func ListContainers(root string) ([]ContainerInfo, error) { return nil, errors.E
 func ContainerCgroup(st *container.State) (cgroups.Cgroup, error) { return nil, errors.ErrUnsupported }
 
 func resolveContainer(root, ref string) (string, error) { return "", errors.ErrUnsupported }
+
+// Attach is Linux-only.
+func Attach(ctx context.Context, root, ref string, s AttachStreams) (int, error) {
+	return 0, errors.ErrUnsupported
+}

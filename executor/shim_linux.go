@@ -31,6 +31,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strconv"
@@ -157,6 +158,7 @@ type shim struct {
 	c      *Container
 	policy RestartPolicy
 	logs   *logWriter
+	hub    *attachHub
 	wake   chan os.Signal
 }
 
@@ -178,7 +180,13 @@ func newShim(root, id string) (*shim, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &shim{root: root, dir: dir, c: c, policy: policy, logs: lw, wake: make(chan os.Signal, 1)}
+	hub, err := listenAttach(dir)
+	if err != nil {
+		lw.close()
+		return nil, err
+	}
+	lw.tee = hub.broadcast
+	s := &shim{root: root, dir: dir, c: c, policy: policy, logs: lw, hub: hub, wake: make(chan os.Signal, 1)}
 	signal.Notify(s.wake, unix.SIGUSR1)
 	signal.Ignore(unix.SIGHUP, unix.SIGPIPE, unix.SIGINT)
 	return s, nil
@@ -187,6 +195,10 @@ func newShim(root, id string) (*shim, error) {
 // run starts the container, reports, then supervises it to its end.
 func (s *shim) run(report func(shimReport)) int {
 	defer s.logs.close()
+	defer func() {
+		s.hub.close()
+		os.Remove(filepath.Join(s.dir, AttachSocket))
+	}()
 	restarts := 0
 	var backoff time.Duration
 	for first := true; ; first = false {
@@ -220,7 +232,9 @@ func (s *shim) run(report func(shimReport)) int {
 		r.restart = func(st *container.State) bool {
 			return s.policy.shouldRestart(st.ExitCode, st.ManualStop, restarts)
 		}
-		if err := r.finish(es); err != nil || s.c.AutoRemove {
+		err = r.finish(es)
+		s.hub.exit(es.Code)
+		if err != nil || s.c.AutoRemove {
 			return 0
 		}
 		if r.State.Status != container.Restarting {
@@ -331,6 +345,7 @@ func (s *shim) start(restarts int) (*Running, error) {
 			if err == nil {
 				o.Stdin = inR
 				closers = append(closers, inR, inW)
+				s.hub.setIO(inW, nil)
 			}
 		}
 	}
@@ -351,6 +366,13 @@ func (s *shim) start(restarts int) (*Running, error) {
 		pumps.Add(1)
 		go func() { defer pumps.Done(); s.logs.pump(console, "stdout") }()
 		closers = append(closers, console)
+		var in io.WriteCloser
+		if s.c.OpenStdin {
+			in = consoleInput{console}
+		}
+		s.hub.setIO(in, func(rows, cols uint16) {
+			unix.IoctlSetWinsize(int(console.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: rows, Col: cols})
+		})
 	}
 	// The container has its own copies of the write ends now.
 	for i := 0; i < len(closers); i++ {
@@ -363,6 +385,7 @@ func (s *shim) start(restarts int) (*Running, error) {
 	r.beforeRecord = func() {
 		// Every process of the container is gone: the pipes are at EOF
 		// once read to the end.
+		s.hub.setIO(nil, nil)
 		closeAll()
 		pumps.Wait()
 	}
@@ -447,3 +470,10 @@ func (s *shim) check(h *HealthConfig, done <-chan struct{}) *container.HealthRes
 	res.End = time.Now().UTC()
 	return res
 }
+
+// consoleInput writes a client's input to the pty; the end of the client's
+// input is not the end of the terminal (another client may attach).
+type consoleInput struct{ f *os.File }
+
+func (c consoleInput) Write(b []byte) (int, error) { return c.f.Write(b) }
+func (c consoleInput) Close() error                { return nil }

@@ -4,12 +4,15 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -397,3 +400,48 @@ func TestDetachedLogRotation(t *testing.T) {
 		t.Fatalf("%d lines, last %q", len(lines), lines[len(lines)-1])
 	}
 }
+
+func TestDetachedAttachTTY(t *testing.T) {
+	root := detachedRoot(t)
+	c := detached(t, root, RunOptions{TTY: true, Interactive: true, Command: []string{"sh"}})
+	attach := func(rows uint16, inputs ...string) (string, int, error) {
+		pr, pw := io.Pipe()
+		var out bytes.Buffer
+		var mu sync.Mutex
+		w := writerFunc(func(b []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return out.Write(b) })
+		done := make(chan struct{})
+		var code int
+		var err error
+		go func() {
+			defer close(done)
+			code, err = Attach(context.Background(), root, c.ID, AttachStreams{Stdin: pr, Stdout: w, Rows: rows, Cols: 100})
+		}()
+		for _, in := range inputs {
+			time.Sleep(300 * time.Millisecond)
+			pw.Write([]byte(in))
+		}
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Fatal("attach did not end")
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		return out.String(), code, err
+	}
+	out, _, err := attach(33, "stty size; echo a-$((1+1))\n", "\x10\x11")
+	if !errors.Is(err, ErrDetached) || !strings.Contains(out, "a-2") || !strings.Contains(out, "33 100") {
+		t.Fatalf("first attach: %v, output %q", err, out)
+	}
+	if st := status(t, root, c.ID); st.Status != container.Running {
+		t.Fatalf("after detach: %s", st.Status)
+	}
+	out, code, err := attach(0, "echo b-$((2+2)); exit 4\n")
+	if err != nil || code != 4 || !strings.Contains(out, "b-4") {
+		t.Fatalf("second attach: code %d, %v, output %q", code, err, out)
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(b []byte) (int, error) { return f(b) }

@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -159,7 +160,9 @@ func runRun(cmd *cobra.Command, opts *runOptions) error {
 	if err != nil {
 		return &exitError{code: 125, err: err}
 	}
-	if opts.detach {
+	if opts.detach || opts.Interactive && opts.TTY {
+		// -it runs under a supervisor too, so that the user can detach
+		// (ctrl-p ctrl-q) and attach again.
 		return runDetached(cmd, root, opts)
 	}
 	if opts.Restart != "" && opts.Restart != "no" {
@@ -248,8 +251,11 @@ func runRun(cmd *cobra.Command, opts *runOptions) error {
 // so this is a list, not "all"; job-control signals stay with the CLI.
 var forwardedSignals = []os.Signal{
 	unix.SIGHUP, unix.SIGINT, unix.SIGQUIT, unix.SIGTERM, unix.SIGUSR1, unix.SIGUSR2,
-	unix.SIGALRM, unix.SIGPWR, unix.SIGWINCH,
+	unix.SIGALRM, unix.SIGWINCH, sigPWR,
 }
+
+// sigPWR is SIGPWR on Linux (x/sys/unix has no name for it elsewhere).
+const sigPWR = syscall.Signal(30)
 
 // startError maps an error from creating or starting a container to
 // docker's exit codes.
@@ -302,6 +308,9 @@ func runDetached(cmd *cobra.Command, root string, opts *runOptions) error {
 	}
 	if err := executor.StartDetached(root, c, logger); err != nil {
 		return startError(err)
+	}
+	if !opts.detach {
+		return attachTo(cmd, root, c, true, "")
 	}
 	fmt.Fprintln(cmd.OutOrStdout(), c.ID)
 	return nil

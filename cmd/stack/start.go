@@ -11,7 +11,8 @@ import (
 )
 
 type startOptions struct {
-	attach bool
+	attach      bool
+	interactive bool
 }
 
 func init() { registerCommand(newStartCommand) }
@@ -27,6 +28,7 @@ func newStartCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVarP(&opts.attach, "attach", "a", false, "attach STDOUT/STDERR and forward signals")
+	cmd.Flags().BoolVarP(&opts.interactive, "interactive", "i", false, "attach the container's STDIN")
 	return cmd
 }
 
@@ -38,10 +40,10 @@ func runStart(cmd *cobra.Command, opts startOptions, refs []string) error {
 	if err != nil {
 		return err
 	}
-	if opts.attach && len(refs) > 1 {
+	if (opts.attach || opts.interactive) && len(refs) > 1 {
 		return errors.New("you cannot start and attach multiple containers at once")
 	}
-	if !opts.attach {
+	if !opts.attach && !opts.interactive {
 		return eachContainer(cmd, refs, func(ref string) error {
 			c, _, err := executor.LoadContainer(root, ref)
 			if err != nil {
@@ -57,6 +59,10 @@ func runStart(cmd *cobra.Command, opts startOptions, refs []string) error {
 	since := time.Now()
 	if err := executor.StartDetached(root, c, logger); err != nil {
 		return startError(err)
+	}
+	if opts.interactive || c.Tty {
+		// Through the supervisor: stdin, the terminal, detach keys.
+		return attachTo(cmd, root, c, opts.interactive && c.OpenStdin, "")
 	}
 	ctx, cancel := context.WithCancel(cmd.Context())
 	defer cancel()
