@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -361,8 +362,76 @@ func (e *env) assertClean(t *testing.T) {
 	e.mu.Lock()
 	ids := keys(e.seen)
 	e.mu.Unlock()
-	for _, l := range leaks(e.root, ids) {
+	found := leaks(e.root, ids)
+	for _, l := range found {
 		t.Errorf("leak: %s", l)
+	}
+	if len(found) > 0 {
+		purge(e.root, ids)
+	}
+}
+
+// purge removes by force what a failed test left of root, so that the
+// tests after it start on a clean host: processes, mounts, links, the nft
+// table and the cgroups.
+func purge(root string, ids []string) {
+	table := netplan.TableName(root)
+	alias := "stack:" + strings.TrimPrefix(table, netplan.TablePrefix)
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, f := range procs {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		cmdline := string(b)
+		if !strings.Contains(cmdline, "__stack_") {
+			continue
+		}
+		mine := strings.Contains(cmdline, root) || strings.Contains(cmdline, table)
+		for _, id := range ids {
+			mine = mine || strings.Contains(cmdline, id)
+		}
+		if pid, err := strconv.Atoi(filepath.Base(filepath.Dir(f))); err == nil && mine {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	if b, err := os.ReadFile("/proc/self/mounts"); err == nil {
+		lines := strings.Split(string(b), "\n")
+		for i := len(lines) - 1; i >= 0; i-- {
+			f := strings.Fields(lines[i])
+			if len(f) > 1 && strings.HasPrefix(f[1], root+"/") {
+				syscall.Unmount(f[1], syscall.MNT_DETACH)
+			}
+		}
+	}
+	if links, err := netlink.LinkList(); err == nil {
+		for _, l := range links {
+			if a := l.Attrs(); strings.HasPrefix(a.Name, "stk") && a.Alias == alias {
+				netlink.LinkDel(l)
+			}
+		}
+	}
+	exec.Command("nft", "delete", "table", "ip", table).Run()
+	idSet := map[string]bool{}
+	for _, id := range ids {
+		idSet[id] = true
+	}
+	var dirs []string
+	filepath.WalkDir("/sys/fs/cgroup", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || !d.IsDir() {
+			return nil
+		}
+		if strings.Count(strings.TrimPrefix(path, "/sys/fs/cgroup"), "/") > 6 {
+			return filepath.SkipDir
+		}
+		if idSet[d.Name()] {
+			dirs = append(dirs, path)
+			return filepath.SkipDir
+		}
+		return nil
+	})
+	for _, d := range dirs {
+		os.Remove(d)
 	}
 }
 

@@ -80,6 +80,44 @@ func TestKilledUpConverges(t *testing.T) {
 	e.assertClean(t)
 }
 
+// TestKilledEarlyUpThenDown: `stack up -d` of web-db SIGKILLed in its
+// first 150 ms (while it makes the network and the first containers), then
+// `stack down -t 0` straight away, 20 times: down must work from whatever
+// the kill left, and leave nothing of the project each time.
+func TestKilledEarlyUpThenDown(t *testing.T) {
+	requirePortsFree(t, "8081")
+	e := newEnv(t)
+	p := e.project("web-db")
+	seed := time.Now().UnixNano()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewSource(seed))
+	for i := 0; i < 20; i++ {
+		delay := time.Duration(rng.Int63n(int64(150 * time.Millisecond)))
+		ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
+		cmd := p.command(ctx, "up", "-d", "-t", "0")
+		var out strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			cancel()
+			t.Fatal(err)
+		}
+		time.Sleep(delay)
+		cmd.Process.Signal(syscall.SIGKILL)
+		cmd.Wait()
+		cancel()
+		e.noteContainers()
+		if r := p.stack("down", "-t", "0"); r.code != 0 {
+			t.Fatalf("run %d (killed after %s): %s\n--- the killed up said:\n%s", i, delay, r, out.String())
+		}
+		e.mu.Lock()
+		ids := keys(e.seen)
+		e.mu.Unlock()
+		if l := leaks(e.root, ids); len(l) > 0 {
+			t.Fatalf("run %d (killed after %s): after down: %s\n--- the killed up said:\n%s", i, delay, strings.Join(l, "\n"), out.String())
+		}
+	}
+}
+
 // TestConcurrentUpsSerialize: two `stack up -d` of one project at once
 // both succeed, one after the other, and make one container per service.
 func TestConcurrentUpsSerialize(t *testing.T) {
