@@ -41,6 +41,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/stack-dev/stack/executor/cgroups"
 	"github.com/stack-dev/stack/executor/container"
 )
 
@@ -122,10 +123,7 @@ func startDetachedLocked(root string, c *Container, log *slog.Logger) error {
 // ShimMain is the body of the hidden __stack_shim entrypoint (args: root,
 // container ID). It returns the process's exit code.
 func ShimMain(args []string) int {
-	// A supervisor mostly sleeps: one P, a small heap, frequent GCs.
 	runtime.GOMAXPROCS(1)
-	debug.SetGCPercent(20)
-	debug.SetMemoryLimit(4 << 20)
 	var ready *os.File
 	if fd, err := strconv.Atoi(os.Getenv(envShimReady)); err == nil {
 		ready = os.NewFile(uintptr(fd), "ready")
@@ -163,7 +161,9 @@ type shim struct {
 }
 
 func newShim(root, id string) (*shim, error) {
-	c, _, err := LoadContainer(root, id)
+	// The record without its seccomp program: the first start compiles
+	// (or loads) it while the init process starts (see start).
+	c, _, err := loadRecord(root, id)
 	if err != nil {
 		return nil, err
 	}
@@ -223,6 +223,11 @@ func (s *shim) run(report func(shimReport)) int {
 		}
 		if first {
 			report(shimReport{Pid: r.Task.Pid})
+			// From now on the supervisor mostly sleeps: a small heap,
+			// collected often (not earlier: the start would pay for it).
+			debug.SetGCPercent(20)
+			debug.SetMemoryLimit(4 << 20)
+			debug.FreeOSMemory()
 		}
 		started := time.Now()
 		stopHealth := s.startHealth(r, started)
@@ -355,6 +360,24 @@ func (s *shim) start(restarts int) (*Running, error) {
 		}
 		closers = nil
 	}
+	// The init process and the cgroup first: the Go runtime of the init
+	// and the cgroup v1 migration's RCU grace period overlap with the
+	// rest of the preparation.
+	early, err := spawnEarly(s.c, o)
+	if err != nil {
+		closeAll()
+		pumps.Wait()
+		return nil, err
+	}
+	o.Early = early
+	if s.c.SeccompProfile == "" && s.c.Runtime.Process.Seccomp == nil {
+		if err := compileSeccomp(s.root, s.c); err != nil {
+			early.Abort()
+			closeAll()
+			pumps.Wait()
+			return nil, err
+		}
+	}
 	r, err := StartContainer(s.root, s.c, o)
 	if err != nil {
 		closeAll()
@@ -477,3 +500,38 @@ type consoleInput struct{ f *os.File }
 
 func (c consoleInput) Write(b []byte) (int, error) { return c.f.Write(b) }
 func (c consoleInput) Close() error                { return nil }
+
+// spawnEarly begins the start of a created container (SpawnInit's work,
+// from the record): its cgroup in the background, its init waiting for
+// its config.
+func spawnEarly(c *Container, o AttachOptions) (*Early, error) {
+	host, err := cgroups.Detect()
+	if err != nil {
+		return nil, err
+	}
+	host.Warm()
+	res := c.Resources
+	var cg cgroups.Cgroup
+	created := make(chan error, 1)
+	go func() {
+		var err error
+		cg, err = host.Create("stack/"+c.ID, &res)
+		created <- err
+	}()
+	p, err := spawnInit(c.Runtime.Namespaces, c.Tty, o)
+	if cerr := <-created; err != nil || cerr != nil {
+		if p != nil {
+			p.Abort()
+		}
+		if cg != nil {
+			cg.Delete()
+		}
+		return nil, errors.Join(err, cerr)
+	}
+	e := &Early{pending: p, id: c.ID, host: host, cg: cg, done: make(chan struct{})}
+	go func() {
+		defer close(e.done)
+		e.err = e.cg.Enter(p.Pid())
+	}()
+	return e, nil
+}
