@@ -1,0 +1,124 @@
+package executor
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// logRoot makes a state root with one container directory holding only a
+// record, as ReadLogs needs.
+func logRoot(t *testing.T) (root, id, dir string) {
+	root = t.TempDir()
+	id = strings.Repeat("ab", 32)
+	dir = containerDir(root, id)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "config.json"), []byte(`{"id":"`+id+`"}`), 0o600)
+	return root, id, dir
+}
+
+func readAll(t *testing.T, root, id string, o LogOptions) []LogEntry {
+	t.Helper()
+	var got []LogEntry
+	if err := ReadLogs(context.Background(), root, id, o, func(e LogEntry) error {
+		got = append(got, e)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+func TestLogWriterAndReader(t *testing.T) {
+	root, id, dir := logRoot(t)
+	w, err := openLogWriter(dir, logConfig{maxSize: 1 << 20, maxFiles: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr, pw := io.Pipe()
+	done := make(chan struct{})
+	go func() { w.pump(pr, "stdout"); close(done) }()
+	pw.Write([]byte("one\ntw"))
+	pw.Write([]byte("o\n\"quoted\" <tag> \x01 \xff\nlast without newline"))
+	pw.Close()
+	<-done
+	w.close()
+	got := readAll(t, root, id, LogOptions{Tail: -1})
+	want := []string{"one\n", "two\n", "\"quoted\" <tag> \x01 \uFFFD\n", "last without newline"}
+	if len(got) != len(want) {
+		t.Fatalf("got %d entries: %+v", len(got), got)
+	}
+	for i, e := range got {
+		if e.Log != want[i] || e.Stream != "stdout" || e.Time.IsZero() {
+			t.Errorf("entry %d = %+v, want %q", i, e, want[i])
+		}
+	}
+	// Each line of the file is valid JSON with time, stream and log.
+	b, _ := os.ReadFile(filepath.Join(dir, LogFile))
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil || len(m) != 3 {
+			t.Fatalf("line %q: %v", l, err)
+		}
+	}
+	if tail := readAll(t, root, id, LogOptions{Tail: 2}); len(tail) != 2 || tail[1].Log != "last without newline" {
+		t.Fatalf("tail 2: %+v", tail)
+	}
+	if none := readAll(t, root, id, LogOptions{Tail: 0}); len(none) != 0 {
+		t.Fatalf("tail 0: %+v", none)
+	}
+}
+
+func TestLogSinceUntilAndRotation(t *testing.T) {
+	root, id, dir := logRoot(t)
+	w, err := openLogWriter(dir, logConfig{maxSize: 300, maxFiles: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := 0; i < 40; i++ {
+		w.write("stderr", []byte("line\n"), base.Add(time.Duration(i)*time.Second))
+	}
+	w.close()
+	if _, err := os.Stat(filepath.Join(dir, LogFile+".2")); err != nil {
+		t.Fatalf("no second rotated file: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, LogFile+".3")); err == nil {
+		t.Fatal("more than max-file files")
+	}
+	all := readAll(t, root, id, LogOptions{Tail: -1})
+	if len(all) == 0 || !all[len(all)-1].Time.Equal(base.Add(39*time.Second)) {
+		t.Fatalf("last entry %+v", all[len(all)-1])
+	}
+	for i := 1; i < len(all); i++ {
+		if all[i].Time.Before(all[i-1].Time) {
+			t.Fatal("entries out of order across files")
+		}
+	}
+	win := readAll(t, root, id, LogOptions{Tail: -1, Since: base.Add(35 * time.Second), Until: base.Add(38 * time.Second)})
+	if len(win) != 3 {
+		t.Fatalf("since/until: %d entries", len(win))
+	}
+}
+
+func TestParseLogOpts(t *testing.T) {
+	lc, err := parseLogOpts(map[string]string{"max-size": "1k", "max-file": "5"})
+	if err != nil || lc.maxSize != 1024 || lc.maxFiles != 5 {
+		t.Fatalf("%+v %v", lc, err)
+	}
+	if lc, _ := parseLogOpts(nil); lc.maxSize != 10<<20 || lc.maxFiles != 3 {
+		t.Fatalf("defaults %+v", lc)
+	}
+	for _, bad := range []map[string]string{{"max-size": "x"}, {"max-file": "0"}, {"mode": "non-blocking"}} {
+		if _, err := parseLogOpts(bad); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+}
