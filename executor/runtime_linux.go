@@ -322,6 +322,11 @@ func StartContainer(root string, c *Container, o AttachOptions) (*Running, error
 		log = slog.New(slog.DiscardHandler)
 	}
 	dir := containerDir(root, c.ID)
+	if o.Early == nil {
+		if err := ensureNetwork(root, c); err != nil {
+			return nil, err
+		}
+	}
 	var host *cgroups.Host
 	var cg cgroups.Cgroup
 	var joiner container.Joiner

@@ -238,6 +238,51 @@ func networkCreated(root string, c *Container) {
 	}
 }
 
+// ensureNetwork runs before every start: a container's own namespace file
+// that is no longer a mounted namespace (the host rebooted and the file
+// stayed on disk, or the mount was removed) is made again, and the
+// container is attached again to each network it is recorded on, with the
+// same interface, address, MAC, aliases and host ports.
+func ensureNetwork(root string, c *Container) error {
+	if c.Net == nil || c.Net.Mode != NetModeBridge || c.Net.NetNS == "" || netplan.IsNetNS(c.Net.NetNS) {
+		return nil
+	}
+	m, err := OpenNetworks(root)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	ctx := context.Background()
+	eps, err := m.Endpoints(ctx, c.ID)
+	if err != nil && !errors.Is(err, netplan.ErrNotFound) {
+		return err
+	}
+	// The old veth pairs may outlive their namespace for a moment (the
+	// kernel tears a namespace down asynchronously): detached first, so
+	// that the attachments are made again, not found alive.
+	if err := m.DetachAll(ctx, c.ID); err != nil {
+		return err
+	}
+	if err := netplan.RemoveNetNS(c.Net.NetNS); err != nil {
+		return err
+	}
+	if err := netplan.CreateNetNS(c.Net.NetNS); err != nil {
+		return err
+	}
+	for _, e := range eps {
+		cfg := netplan.AttachConfig{ContainerID: c.ID, Name: e.Name, Aliases: e.Aliases, Network: e.Network,
+			NetNS: netplan.NetNS{Path: c.Net.NetNS}, IfName: e.IfName, IPv4: e.IP, MAC: e.MAC, Hosts: e.Hosts}
+		for _, b := range e.Ports {
+			cfg.Ports = append(cfg.Ports, netplan.PortMap{HostIP: b.HostIP.String(), HostPort: b.HostPort,
+				ContainerPort: b.ContainerPort, Protocol: b.Protocol})
+		}
+		if _, err := m.Attach(ctx, cfg); err != nil {
+			return fmt.Errorf("starting container %s: %w", c.Name, err)
+		}
+	}
+	return nil
+}
+
 // teardownNetwork undoes setupNetwork; it is idempotent.
 func teardownNetwork(root string, c *Container) error {
 	if c.Net == nil || c.Net.Mode != NetModeBridge {

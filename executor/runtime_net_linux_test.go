@@ -265,7 +265,7 @@ func TestNetTwoContainersByName(t *testing.T) {
 	root, _ := netRoot(t)
 	createNetwork(t, root, netplan.NetworkConfig{Name: "front", Subnet: mustPrefix("172.26.0.0/16"), Gateway: mustAddr("172.26.0.1")})
 
-	_, srv := startBusybox(t, root, RunOptions{Name: "srv", Network: "front", Command: sh(ipv4Of + "nc -l -p 5000")})
+	_, srv := startBusybox(t, root, RunOptions{Name: "srv", Network: "front", Command: sh(ipv4Of + "sleep 30 | nc -l -p 5000")}) // (stdin kept open: busybox nc may quit at its EOF before reading)
 	srvAddr := readUntil(t, srv, "ready")
 	if len(srvAddr) != 1 || !strings.HasPrefix(srvAddr[0], "172.26.") || !strings.HasSuffix(srvAddr[0], "/16") {
 		t.Fatalf("server address %q, want one in 172.26.0.0/16", srvAddr)
@@ -284,7 +284,7 @@ func TestNetTwoContainersByName(t *testing.T) {
 	}
 	got, _ := srv.ReadString('\n')
 	if strings.TrimSpace(got) != "hello-from-cli" {
-		t.Errorf("server got %q", got)
+		t.Errorf("server got %q; client:\n%s", got, out)
 	}
 }
 
@@ -318,7 +318,7 @@ func TestNetHost(t *testing.T) {
 
 func TestNetContainerMode(t *testing.T) {
 	root, _ := netRoot(t)
-	_, x := startBusybox(t, root, RunOptions{Name: "x", Hostname: "xhost", Command: sh(ipv4Of + "echo hi-from-x | nc -l -p 6000")})
+	_, x := startBusybox(t, root, RunOptions{Name: "x", Hostname: "xhost", Command: sh(ipv4Of + "while true; do echo hi-from-x | nc -l -p 6000; done")})
 	xAddr := readUntil(t, x, "ready")
 	out, code, _ := runBusybox(t, root, RunOptions{Network: "container:x", Command: sh(ipv4Of + "hostname; grep -c xhost /etc/hosts; " +
 		retry("nc 127.0.0.1 6000 </dev/null | grep hi-from-x"))})
@@ -678,7 +678,7 @@ func TestNetEarlyStart(t *testing.T) {
 // running init) and a `host` one (the host's namespace).
 func TestNetContainerModeOfNoneAndHost(t *testing.T) {
 	root, _ := netRoot(t)
-	_, x := startBusybox(t, root, RunOptions{Name: "lonely", Network: "none", Command: sh("echo ready; echo hi-lonely | nc -l -p 6001")})
+	_, x := startBusybox(t, root, RunOptions{Name: "lonely", Network: "none", Command: sh("echo ready; while true; do echo hi-lonely | nc -l -p 6001; done")})
 	readUntil(t, x, "ready")
 	out, code, _ := runBusybox(t, root, RunOptions{Network: "container:lonely", Command: sh("ip -o link | awk '{print $2}'; " +
 		retry("nc 127.0.0.1 6001 </dev/null | grep hi-lonely"))})
@@ -693,5 +693,47 @@ func TestNetContainerModeOfNoneAndHost(t *testing.T) {
 	defer RemoveContainer(root, c.ID, true, true)
 	if !c.Runtime.Namespaces.HostNetwork {
 		t.Errorf("joining a host container: namespaces %+v", c.Runtime.Namespaces)
+	}
+}
+
+// TestNetStartAfterReboot: the namespace file of a stopped container is a
+// plain file again (as after a reboot, /var/lib being on disk); the next
+// start makes the namespace again and attaches it with the same address
+// and host port.
+func TestNetStartAfterReboot(t *testing.T) {
+	root, host := netRoot(t)
+	createNetwork(t, root, netplan.NetworkConfig{Name: "front", Subnet: mustPrefix("172.26.0.0/16")})
+	c, err := CreateContainer(root, &RunOptions{Image: "busybox", Network: "front", Net: NetOptions{Publish: []string{"127.0.0.1::80"}},
+		Command: sh("ip -o -4 addr show eth0 | awk '{print $4}'")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { RemoveContainer(root, c.ID, true, true) })
+	start := func() string {
+		var b strings.Builder
+		r, err := StartContainer(root, c, AttachOptions{Foreground: true, Stdout: &b, Stderr: &b})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.Wait(); err != nil {
+			t.Fatal(err)
+		}
+		return b.String()
+	}
+	first := start()
+	// The "reboot": the mount is gone, the veth pair with it.
+	if err := netplan.RemoveNetNS(c.Net.NetNS); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(c.Net.NetNS, nil, 0o444)
+	if got := start(); got != first || first == "" {
+		t.Errorf("address after the reboot %q, before %q", got, first)
+	}
+	_, ports, err := ContainerPorts(context.Background(), root, c.ID)
+	if err != nil || len(ports) != 1 || ports[0] != c.Net.Ports[0] {
+		t.Errorf("ports after the reboot %v (%v), before %v", ports, err, c.Net.Ports)
+	}
+	if n := len(stkLinks(t, host)); n != 2 {
+		t.Errorf("%d stk links, want the bridge and one veth", n)
 	}
 }
