@@ -47,6 +47,10 @@ import (
 
 const envShimReady = "_STACK_SHIM_READY" // fd of the shim's report pipe
 
+// ShimLogFile receives a supervisor's own stderr, in the container's
+// directory.
+const ShimLogFile = "shim.log"
+
 // shimReport is the shim's one message to whoever started it.
 type shimReport struct {
 	Pid   int                  `json:"pid,omitempty"`
@@ -88,6 +92,12 @@ func startDetachedLocked(root string, c *Container, log *slog.Logger) error {
 		return fmt.Errorf("starting supervisor of %s: %w", c.ID, err)
 	}
 	defer pr.Close()
+	// The shim's own stderr (a Go panic, say) goes to a file beside the
+	// container's log, for `stack inspect`'s reader and for bug reports.
+	errlog, _ := os.OpenFile(filepath.Join(dir, ShimLogFile), os.O_WRONLY|os.O_APPEND|os.O_CREATE|unix.O_CLOEXEC, 0o600)
+	if errlog != nil {
+		defer errlog.Close()
+	}
 	cmd := &exec.Cmd{
 		Path:        ShimExecutable,
 		Args:        []string{"stack", ShimEntrypoint, root, c.ID},
@@ -95,6 +105,9 @@ func startDetachedLocked(root string, c *Container, log *slog.Logger) error {
 		Env:         []string{envShimReady + "=3", "GOMAXPROCS=1"},
 		ExtraFiles:  []*os.File{pw},
 		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
+	}
+	if errlog != nil {
+		cmd.Stderr = errlog
 	}
 	err = cmd.Start()
 	pw.Close()
