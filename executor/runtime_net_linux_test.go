@@ -393,6 +393,14 @@ func TestNetPublish(t *testing.T) {
 		}
 	}
 
+	// A neighbour on the same network reaches the port published on every
+	// host address through the gateway (DNAT from PREROUTING).
+	gw := r.Container.Net.Endpoints[0].Gateway.String()
+	nout, code, _ := runBusybox(t, root, RunOptions{Command: sh(retry("wget -q -O - http://" + gw + ":" + strconv.Itoa(p2) + "/"))})
+	if code != 0 || !strings.Contains(nout, "hello-httpd") {
+		t.Errorf("neighbour through %s:%d: exit %d: %q", gw, p2, code, nout)
+	}
+
 	// A host port in use is refused before anything is made.
 	var l net.Listener
 	if err := inNetNS(host, func() (err error) { l, err = net.Listen("tcp", "127.0.0.1:18082"); return }); err != nil {
@@ -407,7 +415,7 @@ func TestNetPublish(t *testing.T) {
 	if _, _, err := LoadContainer(root, "clash"); !errors.Is(err, ErrContainerNotFound) {
 		t.Errorf("the refused container exists: %v", err)
 	}
-	if ents, _ := os.ReadDir(filepath.Join(root, "run", "netns")); len(ents) != 1 {
+	if ents, _ := os.ReadDir(filepath.Join(root, "run", "netns")); len(ents) != 1 { // web's
 		t.Errorf("netns files after the refused create: %v", ents)
 	}
 }
