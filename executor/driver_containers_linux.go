@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/stack-dev/stack/executor/container"
@@ -44,6 +47,7 @@ func (d *hostDriver) stopContainer(ctx context.Context, rec *ContainerRecord, ti
 	if rec.ID == "" {
 		return nil
 	}
+	waitStartInFlight(ctx, d.root, rec.ID, 10*time.Second)
 	err := StopContainer(ctx, d.root, rec.ID, timeout)
 	if errors.Is(err, ErrContainerNotFound) {
 		return nil
@@ -73,6 +77,52 @@ func (d *hostDriver) removeContainer(ctx context.Context, rec *ContainerRecord) 
 		releaseName(d.root, rec.Name, rec.ID)
 	}
 	return nil
+}
+
+// waitStartInFlight waits, up to d, for a start of the container that is
+// under way without the state saying so yet: an up killed inside
+// StartDetached leaves a supervisor that goes on starting the container
+// after the up's lock on the container died with it. Stopping the
+// container meanwhile would find it "created", do nothing, and the
+// removal after would pull its directory from under the supervisor, which
+// then runs the container with nobody to stop it. Once the state says it
+// runs (or the supervisor gave up), the stop sees it.
+func waitStartInFlight(ctx context.Context, root, id string, d time.Duration) {
+	dir := containerDir(root, id)
+	if st, err := container.ReadState(dir); err == nil && st.Status.Active() {
+		return
+	}
+	pid := supervisorProcess(root, id)
+	if pid == 0 {
+		return
+	}
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) && ctx.Err() == nil && container.Alive(pid, 0) {
+		if st, err := container.ReadState(dir); err == nil && (st.Status.Active() || st.Status == container.Exited) {
+			return
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// supervisorProcess finds a live supervisor of container id under root by
+// its command line (stack __stack_shim ROOT ID); 0 when there is none.
+func supervisorProcess(root, id string) int {
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, f := range procs {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		args := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
+		if len(args) == 4 && args[1] == ShimEntrypoint && args[2] == root && args[3] == id {
+			pid, err := strconv.Atoi(filepath.Base(filepath.Dir(f)))
+			if err == nil && container.Alive(pid, 0) {
+				return pid
+			}
+		}
+	}
+	return 0
 }
 
 // waitSupervisorGone waits, up to d, until the supervisor of a container
