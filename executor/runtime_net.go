@@ -310,3 +310,48 @@ func hostsWithExtra(base string, extra []netplan.HostEntry) string {
 	}
 	return b.String()
 }
+
+// NetworkSettings is a container's network state in the shape of docker
+// inspect's NetworkSettings.
+type NetworkSettings struct {
+	SandboxKey string                         `json:"SandboxKey"`
+	Ports      map[string][]PortBindingJSON   `json:"Ports"`
+	Networks   map[string]EndpointSettingJSON `json:"Networks"`
+}
+
+// PortBindingJSON is one host side of a published port, as docker shows it.
+type PortBindingJSON struct {
+	HostIP   string `json:"HostIp"`
+	HostPort string `json:"HostPort"`
+}
+
+// EndpointSettingJSON is one network attachment, as docker shows it.
+type EndpointSettingJSON struct {
+	NetworkID     string   `json:"NetworkID"`
+	Aliases       []string `json:"Aliases"`
+	IPAddress     string   `json:"IPAddress"`
+	IPPrefixLen   int      `json:"IPPrefixLen"`
+	Gateway       string   `json:"Gateway"`
+	MacAddress    string   `json:"MacAddress"`
+	InterfaceName string   `json:"InterfaceName"`
+}
+
+// networkSettings renders attachments (eth0 first) with their networks.
+func networkSettings(netns string, eps []netplan.ContainerEndpoint, nets map[string]*netplan.Network) *NetworkSettings {
+	s := &NetworkSettings{SandboxKey: netns, Ports: map[string][]PortBindingJSON{}, Networks: map[string]EndpointSettingJSON{}}
+	for _, e := range eps {
+		es := EndpointSettingJSON{Aliases: e.Aliases, IPAddress: e.IP.String(), MacAddress: e.MAC, InterfaceName: e.IfName}
+		if n := nets[e.Network]; n != nil {
+			es.NetworkID, es.IPPrefixLen = n.ID, n.Subnet.Prefix.Bits()
+			if !n.Internal {
+				es.Gateway = n.Subnet.Gateway.String()
+			}
+		}
+		s.Networks[e.Network] = es
+		for _, b := range e.Ports {
+			k := fmt.Sprintf("%d/%s", b.ContainerPort, b.Protocol)
+			s.Ports[k] = append(s.Ports[k], PortBindingJSON{HostIP: b.HostIP.String(), HostPort: fmt.Sprint(b.HostPort)})
+		}
+	}
+	return s
+}

@@ -501,3 +501,29 @@ func ContainerPorts(ctx context.Context, root, ref string) (*Container, []netpla
 	}
 	return c, out, nil
 }
+
+// ContainerNetworkSettings returns a container's current network state in
+// docker inspect's shape (`stack inspect`): its namespace, its networks
+// (for container mode, its namespace owner's) and its published ports.
+func ContainerNetworkSettings(ctx context.Context, root string, c *Container) (*NetworkSettings, error) {
+	eps, err := ContainerEndpoints(ctx, root, c)
+	if err != nil {
+		return nil, err
+	}
+	m, err := OpenNetworks(root)
+	if err != nil {
+		return nil, err
+	}
+	defer m.Close()
+	nets := map[string]*netplan.Network{}
+	for _, e := range eps {
+		if n, err := m.InspectNetwork(ctx, e.Network); err == nil {
+			nets[e.Network] = n
+		}
+	}
+	netns := ""
+	if c.Net != nil {
+		netns = c.Net.NetNS
+	}
+	return networkSettings(netns, eps, nets), nil
+}

@@ -594,6 +594,14 @@ func TestNetConnectDisconnect(t *testing.T) {
 	if !strings.Contains(string(hosts), "172.28.0.9\t") {
 		t.Errorf("hosts file after connect:\n%s", hosts)
 	}
+	ns, err := ContainerNetworkSettings(ctx, root, r.Container)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := ns.Networks["back"]; b.IPAddress != "172.28.0.9" || b.IPPrefixLen != 16 || b.Gateway != "172.28.0.1" || b.InterfaceName != "eth1" ||
+		len(ns.Networks) != 2 || ns.Networks["bridge"].InterfaceName != "eth0" || ns.SandboxKey != r.Container.Net.NetNS {
+		t.Errorf("network settings %+v", ns)
+	}
 	if err := DisconnectNetwork(ctx, root, "svc", "back"); err != nil {
 		t.Fatal(err)
 	}

@@ -42,3 +42,8 @@ func ContainerEndpoints(ctx context.Context, root string, c *Container) ([]netpl
 func ContainerPorts(ctx context.Context, root, ref string) (*Container, []netplan.PortBinding, error) {
 	return nil, nil, errors.ErrUnsupported
 }
+
+// ContainerNetworkSettings is Linux-only.
+func ContainerNetworkSettings(ctx context.Context, root string, c *Container) (*NetworkSettings, error) {
+	return nil, errors.ErrUnsupported
+}
