@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/stack-dev/stack/executor/container"
 	"github.com/stack-dev/stack/netplan"
@@ -54,11 +55,29 @@ func prepareNetNS(root string, opts *RunOptions, ns container.Namespaces) (strin
 	if ns.NetPath == "" || ns.NetPath != netnsPath(root, opts.ID) {
 		return "", nil
 	}
+	// The marker keeps CleanupNetworks off the file until the container's
+	// directory exists (setupNetwork removes it).
+	if err := os.MkdirAll(filepath.Dir(ns.NetPath), 0o700); err != nil {
+		return "", fmt.Errorf("creating network namespace %s: %w", ns.NetPath, err)
+	}
+	if err := os.WriteFile(pendingMarker(root, opts.ID), nil, 0o600); err != nil {
+		return "", fmt.Errorf("creating network namespace %s: %w", ns.NetPath, err)
+	}
 	if err := netplan.CreateNetNS(ns.NetPath); err != nil {
+		os.Remove(pendingMarker(root, opts.ID))
 		return "", err
 	}
 	return ns.NetPath, nil
 }
+
+// pendingMarker names the file that says a namespace file was made for a
+// container not created yet.
+func pendingMarker(root, id string) string {
+	return filepath.Join(root, "run", "netns", ".pending-"+id)
+}
+
+// pendingMaxAge is how long a pending marker protects its namespace file.
+const pendingMaxAge = 10 * time.Minute
 
 // releaseNetNS removes a namespace file made by prepareNetNS whose
 // container was never created (its attachments, if any, went with the
@@ -66,6 +85,7 @@ func prepareNetNS(root string, opts *RunOptions, ns container.Namespaces) (strin
 func releaseNetNS(path string) {
 	if path != "" {
 		netplan.RemoveNetNS(path)
+		os.Remove(filepath.Join(filepath.Dir(path), ".pending-"+filepath.Base(path)))
 	}
 }
 
@@ -139,6 +159,7 @@ func setupNetwork(root string, c *Container, dir string) (err error) {
 			return err
 		}
 	}
+	os.Remove(pendingMarker(root, c.ID)) // its directory (.new-<id>) protects it now
 	defer func() {
 		if err != nil {
 			m.DetachAll(ctx, c.ID)
@@ -346,8 +367,18 @@ func CleanupNetworks(ctx context.Context, root string) (NetCleanupReport, error)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return rep, fmt.Errorf("listing network namespaces: %w", err)
 	}
+	pending := map[string]bool{}
 	for _, e := range ents {
-		if containerExists(root, e.Name()) {
+		if id, ok := strings.CutPrefix(e.Name(), ".pending-"); ok {
+			if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) < pendingMaxAge {
+				pending[id] = true
+			} else {
+				os.Remove(filepath.Join(root, "run", "netns", e.Name()))
+			}
+		}
+	}
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), ".") || pending[e.Name()] || containerExists(root, e.Name()) {
 			continue
 		}
 		if err := m.DetachAll(ctx, e.Name()); err != nil {

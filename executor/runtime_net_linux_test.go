@@ -639,6 +639,17 @@ func TestNetCleanupAfterCrash(t *testing.T) {
 	if rep2, err := CleanupNetworks(ctx, root); err != nil || len(rep2.Namespaces) > 0 {
 		t.Errorf("second cleanup: %+v %v", rep2, err)
 	}
+	// The namespace of a container being created (`stack run` made it
+	// before the container's directory exists) is left alone.
+	opts := &RunOptions{Image: "busybox", Command: []string{"true"}}
+	e, err := SpawnInit(root, opts, AttachOptions{Foreground: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Abort()
+	if rep3, err := CleanupNetworks(ctx, root); err != nil || len(rep3.Namespaces) > 0 || !netplan.IsNetNS(netnsPath(root, opts.ID)) {
+		t.Errorf("cleanup during a creation: %+v %v", rep3, err)
+	}
 }
 
 func mustPrefix(s string) netip.Prefix { return netip.MustParsePrefix(s) }
