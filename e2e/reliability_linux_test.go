@@ -4,6 +4,7 @@ import (
 	"context"
 	"math/rand"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -150,6 +151,9 @@ func TestConcurrentUpsSerialize(t *testing.T) {
 		t.Errorf("want exactly one up with no changes, got %d:\n%s\n%s", noop, results[0], results[1])
 	}
 	p.containerIDs(t, "db", "web")
+	if entries, err := os.ReadDir(filepath.Join(e.root, "containers")); err != nil || len(entries) != 2 {
+		t.Errorf("want 2 containers on the host, got %d (%v)", len(entries), err)
+	}
 	p.assertNoChanges(t)
 	httpGet(t, "http://127.0.0.1:8081/", "db-ready", 10*time.Second)
 }
