@@ -106,3 +106,17 @@ func resolveContainer(root, ref string) (string, error) { return "", errors.ErrU
 func Attach(ctx context.Context, root, ref string, s AttachStreams) (int, error) {
 	return 0, errors.ErrUnsupported
 }
+
+// PendingShim is Linux-only.
+type PendingShim struct{}
+
+// SpawnShim is Linux-only.
+func SpawnShim(root string, opts *RunOptions) (*PendingShim, error) {
+	return nil, errors.ErrUnsupported
+}
+
+// Start is Linux-only.
+func (p *PendingShim) Start(c *Container, log *slog.Logger) error { return errors.ErrUnsupported }
+
+// Abort is Linux-only.
+func (p *PendingShim) Abort() {}

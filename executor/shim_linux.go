@@ -45,7 +45,10 @@ import (
 	"github.com/stack-dev/stack/executor/container"
 )
 
-const envShimReady = "_STACK_SHIM_READY" // fd of the shim's report pipe
+const (
+	envShimReady = "_STACK_SHIM_READY" // fd of the shim's report pipe
+	envShimGo    = "_STACK_SHIM_GO"    // fd of the pipe a spawned-early shim waits on
+)
 
 // ShimLogFile receives a supervisor's own stderr, in the container's
 // directory.
@@ -86,49 +89,128 @@ func startDetachedLocked(root string, c *Container, log *slog.Logger) error {
 		st.Supervisor != 0 && container.Alive(st.Supervisor, st.SupervisorStart) {
 		return nil
 	}
-	t0 := time.Now()
+	p, err := spawnShim(root, c.ID, false)
+	if err != nil {
+		return err
+	}
+	return p.report(log)
+}
+
+// PendingShim is a supervisor started before its container's record is
+// complete (SpawnShim): the process start overlaps with CreateContainer.
+type PendingShim struct {
+	root, id string
+	t0       time.Time
+	cmd      *exec.Cmd
+	reports  *os.File   // read end of the report pipe
+	goW      *os.File   // write end of the go pipe (nil: not waiting)
+	waited   chan error // the shim's end, once reaped
+}
+
+// SpawnShim starts the supervisor of the container that is about to be
+// created with opts (it sets opts.ID when empty); the supervisor waits.
+// Pass the created container to Start, or call Abort.
+func SpawnShim(root string, opts *RunOptions) (*PendingShim, error) {
+	if opts.ID == "" {
+		opts.ID = newID()
+	}
+	return spawnShim(root, opts.ID, true)
+}
+
+func spawnShim(root, id string, wait bool) (*PendingShim, error) {
+	p := &PendingShim{root: root, id: id, t0: time.Now(), waited: make(chan error, 1)}
 	pr, pw, err := os.Pipe()
 	if err != nil {
-		return fmt.Errorf("starting supervisor of %s: %w", c.ID, err)
+		return nil, fmt.Errorf("starting supervisor of %s: %w", id, err)
 	}
-	defer pr.Close()
-	// The shim's own stderr (a Go panic, say) goes to a file beside the
-	// container's log, for `stack inspect`'s reader and for bug reports.
-	errlog, _ := os.OpenFile(filepath.Join(dir, ShimLogFile), os.O_WRONLY|os.O_APPEND|os.O_CREATE|unix.O_CLOEXEC, 0o600)
-	if errlog != nil {
-		defer errlog.Close()
+	p.reports = pr
+	env := []string{envShimReady + "=3", "GOMAXPROCS=1"}
+	files := []*os.File{pw}
+	var goR *os.File
+	if wait {
+		if goR, p.goW, err = os.Pipe(); err != nil {
+			pr.Close()
+			pw.Close()
+			return nil, fmt.Errorf("starting supervisor of %s: %w", id, err)
+		}
+		files = append(files, goR)
+		env = append(env, envShimGo+"=4")
 	}
-	cmd := &exec.Cmd{
+	p.cmd = &exec.Cmd{
 		Path:        ShimExecutable,
-		Args:        []string{"stack", ShimEntrypoint, root, c.ID},
+		Args:        []string{"stack", ShimEntrypoint, root, id},
 		Dir:         "/",
-		Env:         []string{envShimReady + "=3", "GOMAXPROCS=1"},
-		ExtraFiles:  []*os.File{pw},
+		Env:         env,
+		ExtraFiles:  files,
 		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
 	}
-	if errlog != nil {
-		cmd.Stderr = errlog
-	}
-	err = cmd.Start()
+	err = p.cmd.Start()
 	pw.Close()
+	if goR != nil {
+		goR.Close()
+	}
 	if err != nil {
-		return fmt.Errorf("starting supervisor of %s: %w", c.ID, err)
+		pr.Close()
+		if p.goW != nil {
+			p.goW.Close()
+		}
+		return nil, fmt.Errorf("starting supervisor of %s: %w", id, err)
 	}
 	// Reap the shim whenever it ends, if this process lives that long.
-	waited := make(chan error, 1)
-	go func() { waited <- cmd.Wait() }()
-	b, _ := io.ReadAll(pr)
-	log.Debug("supervisor reported", "container", c.ID, "took", time.Since(t0))
+	go func() { p.waited <- p.cmd.Wait() }()
+	return p, nil
+}
+
+// Start lets the supervisor start c (created with the options given to
+// SpawnShim) and returns as StartDetached does.
+func (p *PendingShim) Start(c *Container, log *slog.Logger) error {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if c.ID != p.id {
+		p.Abort()
+		return fmt.Errorf("starting container %s: the supervisor was spawned for container %s", c.ID, p.id)
+	}
+	unlock, err := container.Lock(containerDir(p.root, c.ID), container.OpLock)
+	if err != nil {
+		p.Abort()
+		return err
+	}
+	defer unlock()
+	if _, err := p.goW.Write([]byte{1}); err != nil {
+		p.Abort()
+		return fmt.Errorf("starting supervisor of %s: %w", c.ID, err)
+	}
+	p.goW.Close()
+	p.goW = nil
+	return p.report(log)
+}
+
+// Abort ends a supervisor that has not been told to start.
+func (p *PendingShim) Abort() {
+	if p.goW != nil {
+		p.goW.Close() // EOF: the shim leaves without touching anything
+		p.goW = nil
+	}
+	p.reports.Close()
+	<-p.waited
+}
+
+// report reads the supervisor's report on its start.
+func (p *PendingShim) report(log *slog.Logger) error {
+	defer p.reports.Close()
+	b, _ := io.ReadAll(p.reports)
+	log.Debug("supervisor reported", "container", p.id, "took", time.Since(p.t0))
 	var rep shimReport
 	if len(bytes.TrimSpace(b)) == 0 || json.Unmarshal(b, &rep) != nil {
-		err := <-waited
-		return fmt.Errorf("starting container %s: its supervisor ended before it started the container: %v", c.ID, err)
+		err := <-p.waited
+		return fmt.Errorf("starting container %s: its supervisor ended before it started the container: %v", p.id, err)
 	}
 	if rep.Init != nil {
 		return rep.Init
 	}
 	if rep.Error != "" {
-		return fmt.Errorf("starting container %s: %s", c.ID, rep.Error)
+		return fmt.Errorf("starting container %s: %s", p.id, rep.Error)
 	}
 	return nil
 }
@@ -154,6 +236,23 @@ func ShimMain(args []string) int {
 	if len(args) != 2 {
 		report(shimReport{Error: "usage: __stack_shim ROOT ID"})
 		return 2
+	}
+	if fd, err := strconv.Atoi(os.Getenv(envShimGo)); err == nil {
+		// Spawned early: wait until the record exists (EOF: aborted).
+		goR := os.NewFile(uintptr(fd), "go")
+		var b [1]byte
+		n, _ := goR.Read(b[:])
+		goR.Close()
+		if n != 1 {
+			return 0
+		}
+	}
+	os.Unsetenv(envShimGo)
+	// The shim's own stderr (a Go panic, say) goes to a file beside the
+	// container's log.
+	if f, err := os.OpenFile(filepath.Join(containerDir(args[0], args[1]), ShimLogFile), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600); err == nil {
+		unix.Dup3(int(f.Fd()), 2, 0)
+		f.Close()
 	}
 	s, err := newShim(args[0], args[1])
 	if err != nil {

@@ -302,11 +302,18 @@ func resizeConsole(console *os.File) {
 // and prints its ID, as `docker run -d` does.
 func runDetached(cmd *cobra.Command, root string, opts *runOptions) error {
 	runtime.GOMAXPROCS(1)
-	c, err := executor.CreateContainer(root, &opts.RunOptions, logger)
+	// The supervisor process starts (a Go runtime of its own) while the
+	// container is created; it waits for the record.
+	shim, err := executor.SpawnShim(root, &opts.RunOptions)
 	if err != nil {
 		return startError(err)
 	}
-	if err := executor.StartDetached(root, c, logger); err != nil {
+	c, err := executor.CreateContainer(root, &opts.RunOptions, logger)
+	if err != nil {
+		shim.Abort()
+		return startError(err)
+	}
+	if err := shim.Start(c, logger); err != nil {
 		return startError(err)
 	}
 	if !opts.detach {
