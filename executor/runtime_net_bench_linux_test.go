@@ -108,10 +108,17 @@ func BenchmarkNetContainers(b *testing.B) {
 		nw, _ = m.InspectNetwork(ctx, "bench")
 		ents, _ := os.ReadDir(filepath.Join(root, "run", "netns"))
 		var links []string
-		for _, l := range benchLinks(b, host) {
-			if l != nw.Bridge {
-				links = append(links, l)
+		for try := 0; try < 100; try++ { // the namespaces go in the background
+			links = links[:0]
+			for _, l := range benchLinks(b, host) {
+				if l != nw.Bridge {
+					links = append(links, l)
+				}
 			}
+			if len(links) == 0 {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
 		if len(nw.Endpoints) != 0 || len(ents) != 0 || len(links) != 0 {
 			b.Fatalf("leak after %d up and down: endpoints %d, netns files %d, links %v", n, len(nw.Endpoints), len(ents), links)

@@ -1,6 +1,7 @@
 package executor
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -318,10 +319,39 @@ func releaseNetwork(root, id string) error {
 		return err
 	}
 	defer m.Close()
-	if err := m.DetachAll(context.Background(), id); err != nil {
+	// With no other container in the namespace, it dies once unmounted
+	// and takes the veth pairs with it: no need to wait for their
+	// deletion. A container that joined it (container:ID) keeps it alive:
+	// its pairs are deleted, so that its released addresses are off the
+	// bridges.
+	release := m.ReleaseAll
+	if sharedNetNSUsers(root, id) {
+		release = m.DetachAll
+	}
+	if err := release(context.Background(), id); err != nil {
 		return err
 	}
 	return netplan.RemoveNetNS(netnsPath(root, id))
+}
+
+// sharedNetNSUsers reports whether another container was made to join
+// container id's network namespace (container:ID) and may be running.
+func sharedNetNSUsers(root, id string) bool {
+	ents, err := os.ReadDir(filepath.Join(root, "containers"))
+	if err != nil {
+		return false
+	}
+	needle := []byte(`"container":"` + id + `"`)
+	for _, e := range ents {
+		if e.Name() == id || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(root, "containers", e.Name(), "config.json"))
+		if err == nil && bytes.Contains(b, needle) {
+			return true
+		}
+	}
+	return false
 }
 
 // NetCleanupReport says what CleanupNetworks removed.

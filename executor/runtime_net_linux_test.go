@@ -185,7 +185,14 @@ func assertNetClean(t *testing.T, root, host string) {
 	if ents, _ := os.ReadDir(filepath.Join(root, "run", "netns")); len(ents) > 0 {
 		t.Errorf("network namespace files remain: %v", ents)
 	}
-	if links := stkLinks(t, host); len(links) > 0 {
+	// A removed container's veth pairs go with its namespace, which the
+	// kernel tears down in the background: a bounded wait.
+	links := stkLinks(t, host)
+	for i := 0; i < 100 && len(links) > 0; i++ {
+		time.Sleep(20 * time.Millisecond)
+		links = stkLinks(t, host)
+	}
+	if len(links) > 0 {
 		t.Errorf("links remain in the host namespace: %v", links)
 	}
 	out, err := exec.Command("nsenter", "--net="+host, "nft", "list", "tables").CombinedOutput()

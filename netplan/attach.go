@@ -216,7 +216,7 @@ func (m *Manager) Detach(ctx context.Context, containerID, network string) error
 		return err
 	}
 	defer unlock()
-	return m.detachLocked(containerID, func(n *Network) bool { return n.Name == network })
+	return m.detachLocked(containerID, func(n *Network) bool { return n.Name == network }, true)
 }
 
 // DetachAll disconnects a container from every network it is on
@@ -227,10 +227,25 @@ func (m *Manager) DetachAll(ctx context.Context, containerID string) error {
 		return err
 	}
 	defer unlock()
-	return m.detachLocked(containerID, func(*Network) bool { return true })
+	return m.detachLocked(containerID, func(*Network) bool { return true }, true)
 }
 
-func (m *Manager) detachLocked(id string, which func(*Network) bool) error {
+// ReleaseAll is DetachAll for a container whose network namespace the
+// caller destroys right after: its endpoints, addresses, ports, rules and
+// proxies are released, but its veth pairs are left to the kernel, which
+// deletes both ends with the namespace, in the background. Deleting a veth
+// here waits for the kernel's network synchronization (20-30 ms); letting
+// the namespace take it does not. Idempotent.
+func (m *Manager) ReleaseAll(ctx context.Context, containerID string) error {
+	unlock, err := m.st.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return m.detachLocked(containerID, func(*Network) bool { return true }, false)
+}
+
+func (m *Manager) detachLocked(id string, which func(*Network) bool, deleteLinks bool) error {
 	nets, err := m.st.loadAll()
 	if err != nil {
 		return err
@@ -244,8 +259,10 @@ func (m *Manager) detachLocked(id string, which func(*Network) bool) error {
 		for _, p := range e.Proxies {
 			m.k.stopProxy(p.Pid, m.Table())
 		}
-		if err := m.k.deleteLink(e.Veth); err != nil {
-			return fmt.Errorf("detaching %s from network %s: %w", e.Name, n.Name, err)
+		if deleteLinks {
+			if err := m.k.deleteLink(e.Veth); err != nil {
+				return fmt.Errorf("detaching %s from network %s: %w", e.Name, n.Name, err)
+			}
 		}
 		delete(n.Endpoints, id)
 		if err := m.st.save(n); err != nil {

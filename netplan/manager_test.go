@@ -206,9 +206,21 @@ func TestManagerRecords(t *testing.T) {
 	if len(f.proxies) != 0 {
 		t.Fatalf("proxies after detach: %v", f.proxies)
 	}
-	if err := m.Detach(ctx, "c3", "a"); err != nil {
+	// ReleaseAll forgets c3 but leaves its veth to its dying namespace
+	veth3 := VethName(m.root, "c3", "a")
+	if err := m.ReleaseAll(ctx, "c3"); err != nil {
 		t.Fatal(err)
 	}
+	if n, _ := m.InspectNetwork(ctx, "a"); len(n.Endpoints) != 0 {
+		t.Fatalf("endpoints after ReleaseAll: %v", n.Endpoints)
+	}
+	if _, ok := f.links[veth3]; !ok {
+		t.Fatal("ReleaseAll deleted the veth")
+	}
+	if err := m.ReleaseAll(ctx, "c3"); err != nil {
+		t.Fatal(err)
+	}
+	delete(f.links, veth3) // the namespace took it
 	rep, err = m.Prune(ctx)
 	if err != nil || strings.Join(rep.Networks, ",") != "a" {
 		t.Fatalf("prune: %+v %v", rep, err)
