@@ -134,12 +134,12 @@ func setupNetwork(root string, c *Container, dir string) (err error) {
 	ctx := context.Background()
 	var first *netplan.Network
 	for i, a := range rec.Requested {
-		var n *netplan.Network
-		if a.Name == netplan.DefaultNetwork {
-			n, err = m.CreateNetwork(ctx, netplan.NetworkConfig{Name: netplan.DefaultNetwork}) // on demand, idempotent
-		} else {
-			n, err = m.InspectNetwork(ctx, a.Name)
-			if errors.Is(err, netplan.ErrNotFound) {
+		// (Attach repairs a missing bridge and the table itself.)
+		n, err := m.InspectNetwork(ctx, a.Name)
+		if errors.Is(err, netplan.ErrNotFound) {
+			if a.Name == netplan.DefaultNetwork {
+				n, err = m.CreateNetwork(ctx, netplan.NetworkConfig{Name: netplan.DefaultNetwork}) // on demand
+			} else {
 				err = fmt.Errorf("network %s not found: %w", a.Name, err)
 			}
 		}
