@@ -1104,15 +1104,12 @@ func RestartContainer(ctx context.Context, root, ref string, timeout time.Durati
 	if err != nil {
 		return err
 	}
-	defer unlock()
-	if err := stopLocked(ctx, root, c, timeout); err != nil {
-		return err
-	}
-	full, _, err := LoadContainer(root, c.ID)
+	err = stopLocked(ctx, root, c, timeout)
+	unlock() // the new supervisor takes the lock for its start
 	if err != nil {
 		return err
 	}
-	if err := startDetachedLocked(root, full, log); err != nil {
+	if err := StartDetached(root, c, log); err != nil {
 		return err
 	}
 	emitEvent(root, c, EventRestart, nil)

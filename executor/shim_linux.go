@@ -69,21 +69,13 @@ var ShimExecutable = "/proc/self/exe"
 // container runs (its state says running), or with the start's error: an
 // *container.InitError (e.g. the command was not found) is returned as
 // such. A container that already runs under a live supervisor is left as
-// it is. Commands on the container wait for each other (its op lock).
+// it is. The supervisor holds the container's op lock from before it reads
+// the record until the container runs: a stop or rm that comes meanwhile
+// (even after the caller was killed) waits for the start, then sees it.
 func StartDetached(root string, c *Container, log *slog.Logger) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	dir := containerDir(root, c.ID)
-	unlock, err := container.Lock(dir, container.OpLock)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	return startDetachedLocked(root, c, log)
-}
-
-func startDetachedLocked(root string, c *Container, log *slog.Logger) error {
 	dir := containerDir(root, c.ID)
 	if st, err := container.ReadState(dir); err == nil && st.Status.Active() &&
 		st.Supervisor != 0 && container.Alive(st.Supervisor, st.SupervisorStart) {
@@ -171,12 +163,6 @@ func (p *PendingShim) Start(c *Container, log *slog.Logger) error {
 		p.Abort()
 		return fmt.Errorf("starting container %s: the supervisor was spawned for container %s", c.ID, p.id)
 	}
-	unlock, err := container.Lock(containerDir(p.root, c.ID), container.OpLock)
-	if err != nil {
-		p.Abort()
-		return err
-	}
-	defer unlock()
 	if _, err := p.goW.Write([]byte{1}); err != nil {
 		p.Abort()
 		return fmt.Errorf("starting supervisor of %s: %w", c.ID, err)
@@ -248,18 +234,36 @@ func ShimMain(args []string) int {
 		}
 	}
 	os.Unsetenv(envShimGo)
-	// The shim's own stderr (a Go panic, say) goes to a file beside the
-	// container's log.
-	if f, err := os.OpenFile(filepath.Join(containerDir(args[0], args[1]), ShimLogFile), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600); err == nil {
-		unix.Dup3(int(f.Fd()), 2, 0)
-		f.Close()
-	}
-	s, err := newShim(args[0], args[1])
+	dir := containerDir(args[0], args[1])
+	// Commands on the container wait until it runs (or failed to start).
+	unlock, err := container.Lock(dir, container.OpLock)
 	if err != nil {
 		report(shimReport{Error: err.Error()})
 		return 1
 	}
-	return s.run(report)
+	// The shim's own stderr (a Go panic, say) goes to a file beside the
+	// container's log.
+	if f, err := os.OpenFile(filepath.Join(dir, ShimLogFile), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600); err == nil {
+		unix.Dup3(int(f.Fd()), 2, 0)
+		f.Close()
+	}
+	// Another supervisor may have started it while this one waited.
+	if st, err := container.ReadState(dir); err == nil && st.Status.Active() &&
+		st.Supervisor != 0 && container.Alive(st.Supervisor, st.SupervisorStart) {
+		unlock()
+		report(shimReport{Pid: st.Pid})
+		return 0
+	}
+	s, err := newShim(args[0], args[1])
+	if err != nil {
+		unlock()
+		report(shimReport{Error: err.Error()})
+		return 1
+	}
+	return s.run(func(r shimReport) {
+		unlock()
+		report(r)
+	})
 }
 
 type shim struct {

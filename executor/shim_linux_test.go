@@ -445,3 +445,33 @@ func TestDetachedAttachTTY(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
+
+// A removal that comes while a supervisor is still starting the container
+// waits for the start (the supervisor holds the op lock), then removes it
+// all: no container runs on without its directory.
+func TestDetachedRemoveDuringStart(t *testing.T) {
+	root := detachedRoot(t)
+	for i := 0; i < 5; i++ {
+		opts := RunOptions{Image: "busybox", Network: "none", Command: []string{"sleep", "1000"}}
+		shim, err := SpawnShim(root, &opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := CreateContainer(root, &opts, nil)
+		if err != nil {
+			shim.Abort()
+			t.Fatal(err)
+		}
+		started := make(chan error, 1)
+		go func() { started <- shim.Start(c, nil) }()
+		time.Sleep(time.Duration(i) * 3 * time.Millisecond)
+		if err := RemoveContainer(root, c.ID, true, true); err != nil && !errors.Is(err, ErrContainerNotFound) {
+			t.Fatalf("rm: %v", err)
+		}
+		<-started // a start that lost the race fails; either is fine
+		eventually(t, 5*time.Second, "no supervisor left", func() bool { return len(shimsOf(root)) == 0 })
+		if _, err := os.Stat(containerDir(root, c.ID)); !os.IsNotExist(err) {
+			t.Fatalf("round %d: the directory remains (%v)", i, err)
+		}
+	}
+}
