@@ -182,7 +182,7 @@ func (d *hostDriver) makeImage(ctx context.Context, op planner.Operation, name s
 		}
 		img, err := d.store.Pull(ctx, name, layers.RegistryOptions{})
 		if err != nil {
-			return "", fmt.Errorf("pulling %s: %w", name, err)
+			return "", err // the store's error names the image and the registry
 		}
 		return img.ID, nil
 	case planner.OpCommit:
