@@ -252,3 +252,38 @@ networks:`
 	p.must("down", "-t", "0")
 	e.assertClean(t)
 }
+
+// TestFailedUpMissingImage: an up that cannot get an image (not in the
+// store, and --pull never) fails on that image, names it and the cause,
+// and leaves a state from which plan, up after the fix, and down work.
+func TestFailedUpMissingImage(t *testing.T) {
+	e := newEnv(t)
+	p := e.project("joined")
+	p.edit(t, "  sidecar:\n    image: busybox:latest", "  sidecar:\n    image: no-such-image:1")
+	r := p.stack("up", "-d", "--pull", "never")
+	if r.code == 0 {
+		t.Fatalf("up with a missing image succeeded:\n%s", r)
+	}
+	for _, want := range []string{
+		"✘ image/no-such-image:1: pull failed",
+		"--pull never",
+		"- service/sidecar not attempted",
+	} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("up's report lacks %q:\n%s", want, r)
+		}
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+	if code, out := p.planExit(); code != 2 || !strings.Contains(out, "+ image/no-such-image:1") {
+		t.Fatalf("plan after the failed up: exit %d:\n%s", code, out)
+	}
+	p.edit(t, "image: no-such-image:1", "image: busybox:latest")
+	p.must("up", "-d", "--pull", "never")
+	p.assertNoChanges(t)
+	p.containerIDs(t, "sidecar", "web")
+	p.waitLog(t, "joined-sidecar-1", "joined", 10*time.Second)
+	p.must("down", "-t", "0")
+	e.assertClean(t)
+}
