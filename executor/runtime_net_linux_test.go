@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -42,7 +43,17 @@ func init() {
 		if err != nil {
 			panic(err)
 		}
-		return netplan.Options{HostNetNS: fdPath(fd)}
+		exe, _ := os.Executable()
+		return netplan.Options{HostNetNS: fdPath(fd),
+			ProxyCommand: []string{exe, "-test.run=^TestNetProxyHelper$", "--", netplan.ProxyEntrypoint}}
+	}
+}
+
+// TestNetProxyHelper is the userland proxy when this test binary is
+// started as one (netplanOptions' ProxyCommand); otherwise it does nothing.
+func TestNetProxyHelper(t *testing.T) {
+	if a := flag.Args(); len(a) > 0 && a[0] == netplan.ProxyEntrypoint {
+		os.Exit(netplan.ProxyMain(a[1:]))
 	}
 }
 
@@ -204,6 +215,12 @@ func assertNetClean(t *testing.T, root, host string) {
 	mi, _ := os.ReadFile("/proc/self/mountinfo")
 	if strings.Contains(string(mi), root) {
 		t.Errorf("mounts under %s remain", root)
+	}
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		if b, err := os.ReadFile(p); err == nil && strings.Contains(string(b), "\x00"+netplan.TableName(root)) {
+			t.Errorf("a proxy of the root remains: %s", strings.ReplaceAll(string(b), "\x00", " "))
+		}
 	}
 }
 
@@ -370,7 +387,7 @@ func TestNetPublish(t *testing.T) {
 	const p1, p2 = 18080, 18081
 	httpd := "mkdir /www && echo hello-httpd > /www/index.html && echo ready && exec httpd -f -p 80 -h /www"
 	r, out := startBusybox(t, root, RunOptions{Name: "web", Command: sh(httpd),
-		Net: NetOptions{Publish: []string{"127.0.0.1:" + strconv.Itoa(p1) + ":80", "127.0.0.1::80", strconv.Itoa(p2) + ":80"}}})
+		Net: NetOptions{Publish: []string{"127.0.0.1:" + strconv.Itoa(p1) + ":80", "127.0.0.1::80", strconv.Itoa(p2) + ":80", "[::1]:18083:80"}}})
 	readUntil(t, out, "ready")
 
 	_, ports, err := ContainerPorts(context.Background(), root, "web")
@@ -385,18 +402,18 @@ func TestNetPublish(t *testing.T) {
 			dynamic = int(b.HostPort)
 		}
 	}
-	if len(ports) != 3 || dynamic == 0 {
+	if len(ports) != 4 || dynamic == 0 {
 		t.Fatalf("ports %v", shown)
 	}
-	if got := r.Container.Net.Ports; len(got) != 3 {
+	if got := r.Container.Net.Ports; len(got) != 4 {
 		t.Errorf("record's ports %v", got)
 	}
-	for _, p := range []int{p1, dynamic, p2} {
-		body, err := httpGet(host, "127.0.0.1:"+strconv.Itoa(p))
+	for _, a := range []string{"127.0.0.1:" + strconv.Itoa(p1), "127.0.0.1:" + strconv.Itoa(dynamic), "127.0.0.1:" + strconv.Itoa(p2), "[::1]:18083"} {
+		body, err := httpGet(host, a)
 		if err != nil {
-			t.Errorf("port %d: %v", p, err)
+			t.Errorf("%s: %v", a, err)
 		} else if !strings.Contains(body, "hello-httpd") {
-			t.Errorf("port %d answered %q", p, body)
+			t.Errorf("%s answered %q", a, body)
 		}
 	}
 
