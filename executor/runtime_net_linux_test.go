@@ -425,6 +425,16 @@ func TestNetPublish(t *testing.T) {
 		t.Errorf("neighbour through %s:%d: exit %d: %q", gw, p2, code, nout)
 	}
 
+	// Hairpin: the container reaches its own published port.
+	var hb strings.Builder
+	task, err := ExecContainer(root, "web", ExecOptions{Args: sh(retry("wget -q -O - http://" + gw + ":" + strconv.Itoa(p2) + "/")), Stdout: &hb, Stderr: &hb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if es, err := task.Wait(); err != nil || es.Code != 0 || !strings.Contains(hb.String(), "hello-httpd") {
+		t.Errorf("hairpin through %s:%d: %v %+v: %q", gw, p2, err, es, hb.String())
+	}
+
 	// A host port in use is refused before anything is made.
 	var l net.Listener
 	if err := inNetNS(host, func() (err error) { l, err = net.Listen("tcp", "127.0.0.1:18082"); return }); err != nil {
