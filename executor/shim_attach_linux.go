@@ -81,7 +81,8 @@ type attachHub struct {
 	mu       sync.Mutex
 	ln       net.Listener
 	clients  map[*attachClient]struct{}
-	early    []byte
+	early    [][]byte // frames made before the first client came
+	earlyLen int
 	attached bool
 	// input and resize act on the current run's stdin and terminal (nil
 	// between runs, or without -i / -t).
@@ -122,8 +123,13 @@ func (h *attachHub) serve() {
 		}
 		c := &attachClient{conn: conn, out: make(chan []byte, clientQueue)}
 		h.mu.Lock()
-		if !h.attached && len(h.early) > 0 {
-			c.out <- frame(frameStdout, h.early)
+		if !h.attached {
+			for _, f := range h.early {
+				select {
+				case c.out <- f:
+				default:
+				}
+			}
 		}
 		h.attached, h.early = true, nil
 		h.clients[c] = struct{}{}
@@ -194,15 +200,16 @@ func (h *attachHub) broadcast(stream string, b []byte) {
 	if stream == "stderr" {
 		typ = frameStderr
 	}
+	f := frame(typ, b)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if !h.attached {
-		if len(h.early)+len(b) <= earlyOutputMax {
-			h.early = append(h.early, b...)
+		if h.earlyLen+len(b) <= earlyOutputMax && len(h.early) < clientQueue {
+			h.early = append(h.early, f)
+			h.earlyLen += len(b)
 		}
 		return
 	}
-	f := frame(typ, b)
 	for c := range h.clients {
 		select {
 		case c.out <- f:

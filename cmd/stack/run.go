@@ -160,15 +160,11 @@ func runRun(cmd *cobra.Command, opts *runOptions) error {
 	if err != nil {
 		return &exitError{code: 125, err: err}
 	}
-	if opts.detach || opts.Interactive && opts.TTY {
+	if opts.detach || opts.Interactive && opts.TTY || opts.Restart != "" && opts.Restart != "no" {
 		// -it runs under a supervisor too, so that the user can detach
-		// (ctrl-p ctrl-q) and attach again.
+		// (ctrl-p ctrl-q) and attach again; so does a container with a
+		// restart policy (its supervisor restarts it).
 		return runDetached(cmd, root, opts)
-	}
-	if opts.Restart != "" && opts.Restart != "no" {
-		// A foreground container has no supervisor of its own to restart
-		// it: run it detached and attach to it instead.
-		return &exitError{code: 125, err: errors.New("--restart needs -d: a foreground container is supervised by `stack run` itself")}
 	}
 	// One P is enough for a process that mostly waits on the kernel; more
 	// only wake idle threads that spin for work (context switches, CPU).
@@ -317,7 +313,7 @@ func runDetached(cmd *cobra.Command, root string, opts *runOptions) error {
 		return startError(err)
 	}
 	if !opts.detach {
-		return attachTo(cmd, root, c, true, "")
+		return attachTo(cmd, root, c, opts.Interactive, "")
 	}
 	fmt.Fprintln(cmd.OutOrStdout(), c.ID)
 	return nil
