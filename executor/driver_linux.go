@@ -42,7 +42,7 @@ func newHostDriver(root string, log *slog.Logger) (*hostDriver, error) {
 		return nil, err
 	}
 	store.SetLogger(log)
-	nm, err := netplan.Open(root, netplan.Options{Logger: log})
+	nm, err := OpenNetworks(root)
 	if err != nil {
 		return nil, err
 	}

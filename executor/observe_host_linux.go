@@ -100,7 +100,7 @@ func networksOnHost(ctx context.Context, root string, obs *planner.Observed) err
 		}
 		return nil
 	}
-	nm, err := netplan.Open(root, netplan.Options{})
+	nm, err := OpenNetworks(root)
 	if err != nil {
 		return fmt.Errorf("observing networks: %w", err)
 	}

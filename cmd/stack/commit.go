@@ -36,10 +36,6 @@ its ID is printed either way.`,
 		},
 	}
 	f := cmd.Flags()
-	// -p is --pause here, as in docker: a local "project-name" flag keeps
-	// the global -p/--project-name from being merged into this command.
-	f.String("project-name", "", "")
-	f.Lookup("project-name").Hidden = true
 	f.StringVarP(&opts.author, "author", "a", "", `author (e.g., "John Hannibal Smith <hannibal@a-team.com>")`)
 	f.StringVarP(&opts.message, "message", "m", "", "commit message")
 	f.StringArrayVarP(&opts.changes, "change", "c", nil, "apply a Dockerfile instruction to the image (CMD, ENTRYPOINT, ENV, EXPOSE, HEALTHCHECK, LABEL, ONBUILD, STOPSIGNAL, USER, VOLUME, WORKDIR); repeatable")

@@ -45,7 +45,9 @@ func newRootCommand() *cobra.Command {
 	// projectFlags): container commands use -f for force and follow, as
 	// docker does.
 	pf.StringArrayVar(&global.files, "file", nil, "stack file (repeatable; later files override earlier ones)")
-	pf.StringVarP(&global.projectName, "project-name", "p", "", "project name (default: the file's name: key, else the directory name)")
+	// --project-name too has its -p shorthand only on project commands:
+	// run uses -p for --publish and commit for --pause, as docker does.
+	pf.StringVar(&global.projectName, "project-name", "", "project name (default: the file's name: key, else the directory name)")
 	pf.StringVar(&global.projectDir, "project-directory", "", "project directory (default: the directory of the first file)")
 	pf.StringVar(&global.root, "root", envOr("STACK_ROOT", "/var/lib/stack"), "state root (env STACK_ROOT)")
 	pf.StringVar(&global.logLevel, "log-level", "warn", "log level: debug, info, warn, error")
@@ -90,7 +92,8 @@ func stateRoot() (string, error) {
 }
 
 // projectFlags gives a project command (plan, up, down, config, ...) the
-// -f shorthand of the global --file flag.
+// -f and -p shorthands of the global --file and --project-name flags.
 func projectFlags(cmd *cobra.Command) {
 	cmd.Flags().StringArrayVarP(&global.files, "file", "f", nil, "stack file (repeatable; later files override earlier ones)")
+	cmd.Flags().StringVarP(&global.projectName, "project-name", "p", "", "project name (default: the file's name: key, else the directory name)")
 }

@@ -16,12 +16,6 @@ func addRunNetworkFlags(f *pflag.FlagSet, o *executor.NetOptions) {
 			fl.Usage = network
 		}
 	}
-	// The root's persistent --project-name has the shorthand -p, which run
-	// needs for --publish (as docker): a local --project-name (hidden, not
-	// used by run) shadows the persistent one, so cobra does not merge it.
-	var unusedProject string
-	f.StringVar(&unusedProject, "project-name", "", "not used by run")
-	f.Lookup("project-name").Hidden = true
 	f.StringArrayVarP(&o.Publish, "publish", "p", nil, "publish a container's port(s) to the host ([IP:][HOST[-END]:]CONTAINER[-END][/PROTO])")
 	f.BoolVarP(&o.PublishAll, "publish-all", "P", false, "publish all exposed ports to free host ports")
 	f.StringArrayVar(&o.DNS, "dns", nil, "set custom DNS servers")
