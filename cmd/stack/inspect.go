@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -173,7 +174,7 @@ func runInspect(cmd *cobra.Command, format string, refs []string) error {
 			errs = append(errs, err)
 			continue
 		}
-		out = append(out, inspectContainer(root, c, st))
+		out = append(out, inspectContainer(cmd.Context(), root, c, st))
 	}
 	enc := json.NewEncoder(cmd.OutOrStdout())
 	enc.SetIndent("", "    ")
@@ -190,7 +191,7 @@ func dockerTime(t time.Time) string {
 	return t.UTC().Format(time.RFC3339Nano)
 }
 
-func inspectContainer(root string, c *executor.Container, st *container.State) containerJSON {
+func inspectContainer(ctx context.Context, root string, c *executor.Container, st *container.State) containerJSON {
 	p := c.Runtime.Process
 	dir := root + "/containers/" + c.ID
 	j := containerJSON{
@@ -267,8 +268,14 @@ func inspectContainer(root string, c *executor.Container, st *container.State) c
 		j.Config.Healthcheck = &inspectHealthcheck{Test: h.Test, Interval: int64(h.Interval), Timeout: int64(h.Timeout),
 			StartPeriod: int64(h.StartPeriod), StartInterval: int64(h.StartInterval), Retries: h.Retries}
 	}
+	// NetworkSettings in docker's shape (the networking code's), else the
+	// container's network record as it is, else empty.
 	j.NetworkSettings = json.RawMessage("{}")
-	if c.Net != nil {
+	if ns, err := executor.ContainerNetworkSettings(ctx, root, c); err == nil && ns != nil {
+		if b, err := json.Marshal(ns); err == nil {
+			j.NetworkSettings = b
+		}
+	} else if c.Net != nil {
 		if b, err := json.Marshal(c.Net); err == nil {
 			j.NetworkSettings = b
 		}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/netip"
 	"sort"
 	"strconv"
 	"strings"
@@ -93,7 +94,7 @@ func runPs(cmd *cobra.Command, opts psOptions) error {
 		}
 		rows = append(rows, psRow{
 			Command: strconv.Quote(command), CreatedAt: c.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"),
-			ID: id, Image: c.Image, Labels: labelString(c.Labels), Names: c.Name,
+			ID: id, Image: c.Image, Labels: labelString(c.Labels), Names: c.Name, Ports: portsString(c),
 			RunningFor: humanDuration(now.Sub(c.Created)) + " ago", State: string(st.Status),
 			Status: statusString(st, now),
 		})
@@ -251,4 +252,17 @@ func humanDuration(d time.Duration) string {
 	} else {
 		return fmt.Sprintf("%d years", int(d.Hours())/24/365)
 	}
+}
+
+// portsString is the PORTS column: the published ports the container's
+// network record holds, as docker prints them (127.0.0.1:8080->80/tcp).
+func portsString(c *executor.Container) string {
+	if c.Net == nil {
+		return ""
+	}
+	parts := make([]string, 0, len(c.Net.Ports))
+	for _, b := range c.Net.Ports {
+		parts = append(parts, fmt.Sprintf("%s->%d/%s", netip.AddrPortFrom(b.HostIP, b.HostPort), b.ContainerPort, b.Protocol))
+	}
+	return strings.Join(parts, ", ")
 }
