@@ -17,8 +17,11 @@ import (
 	"time"
 )
 
-// EventsFile is the event log's name in the state root.
+// EventsFile is the event log's name in the state root; past
+// eventsMaxSize it is renamed to EventsFile.1 (replacing the older one).
 const EventsFile = "events.jsonl"
+
+const eventsMaxSize = 8 << 20
 
 // Event is one lifecycle event of a container.
 type Event struct {
@@ -77,6 +80,10 @@ func emitEvent(root string, c *Container, action string, attrs map[string]string
 		return
 	}
 	f.Write(append(b, '\n'))
+	if fi, err := f.Stat(); err == nil && fi.Size() > eventsMaxSize {
+		p := filepath.Join(root, EventsFile)
+		os.Rename(p, p+".1")
+	}
 	f.Close()
 }
 
@@ -126,6 +133,14 @@ type EventOptions struct {
 // ReadEvents calls fn with the selected events of root, in order.
 func ReadEvents(ctx context.Context, root string, opts EventOptions, fn func(Event) error) error {
 	path := filepath.Join(root, EventsFile)
+	// The rotated file first: it holds the older events.
+	if old, err := os.Open(path + ".1"); err == nil {
+		err = readEventFile(ctx, old, path, EventOptions{Since: opts.Since, Until: opts.Until, Filter: opts.Filter}, fn)
+		old.Close()
+		if err != nil {
+			return err
+		}
+	}
 	f, err := os.Open(path)
 	for errors.Is(err, fs.ErrNotExist) && opts.Follow {
 		select {
@@ -145,6 +160,18 @@ func ReadEvents(ctx context.Context, root string, opts EventOptions, fn func(Eve
 		return err
 	}
 	defer f.Close()
+	return readEventFile(ctx, f, path, opts, fn)
+}
+
+// readEventFile reads events from f; following, it goes on with the file
+// at path once f was rotated away.
+func readEventFile(ctx context.Context, f *os.File, path string, opts EventOptions, fn func(Event) error) error {
+	orig := f
+	defer func() {
+		if f != orig {
+			f.Close()
+		}
+	}()
 	var pending []byte
 	buf := make([]byte, 64<<10)
 	for {
@@ -178,6 +205,18 @@ func ReadEvents(ctx context.Context, root string, opts EventOptions, fn func(Eve
 		if rerr == io.EOF || n == 0 {
 			if !opts.Follow {
 				return nil
+			}
+			if cur, err := os.Stat(path); err == nil {
+				if fi, err := f.Stat(); err == nil && !os.SameFile(cur, fi) {
+					if nf, err := os.Open(path); err == nil {
+						if f != orig {
+							f.Close()
+						}
+						f = nf
+						pending = nil
+						continue
+					}
+				}
 			}
 			if !opts.Until.IsZero() && time.Now().After(opts.Until) {
 				return nil

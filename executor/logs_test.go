@@ -122,3 +122,35 @@ func TestParseLogOpts(t *testing.T) {
 		}
 	}
 }
+
+func TestEventsFilterAndRotation(t *testing.T) {
+	root := t.TempDir()
+	a := &Container{ID: strings.Repeat("a", 64), Name: "web", Image: "busybox", Labels: map[string]string{"app": "x"}}
+	b := &Container{ID: strings.Repeat("b", 64), Name: "db", Image: "busybox"}
+	emitEvent(root, a, EventStart, nil)
+	emitEvent(root, b, EventStart, nil)
+	emitEvent(root, a, EventHealthStatus+": healthy", nil)
+	// A rotated file is read first.
+	p := filepath.Join(root, EventsFile)
+	if err := os.Rename(p, p+".1"); err != nil {
+		t.Fatal(err)
+	}
+	emitEvent(root, a, EventDie, map[string]string{"exitCode": "3"})
+	read := func(f EventFilter) string {
+		var got []string
+		ReadEvents(context.Background(), root, EventOptions{Filter: f}, func(e Event) error {
+			got = append(got, e.Actor.Attributes["name"]+" "+e.Action)
+			return nil
+		})
+		return strings.Join(got, ",")
+	}
+	if got := read(nil); got != "web start,db start,web health_status: healthy,web die" {
+		t.Fatalf("all: %s", got)
+	}
+	if got := read(EventFilter{"label": {"app=x"}, "event": {"health_status", "die"}}); got != "web health_status: healthy,web die" {
+		t.Fatalf("filtered: %s", got)
+	}
+	if got := read(EventFilter{"container": {"db"}}); got != "db start" {
+		t.Fatalf("by name: %s", got)
+	}
+}

@@ -95,7 +95,7 @@ func TestLifecycleCommands(t *testing.T) {
 		}
 	})
 
-	mustCLI(t, root, "create", "--name", "web", "--network", "none", "busybox", "sh", "-c", "echo hi; echo oops >&2; while :; do sleep 0.1; done")
+	mustCLI(t, root, "create", "--name", "web", "--network", "none", "-m", "64m", "busybox", "sh", "-c", "echo hi; echo oops >&2; while :; do sleep 0.1; done")
 	if out := mustCLI(t, root, "start", "web"); strings.TrimSpace(out) != "web" {
 		t.Fatalf("start printed %q", out)
 	}
@@ -118,6 +118,11 @@ func TestLifecycleCommands(t *testing.T) {
 	}
 	if out := mustCLI(t, root, "top", "web"); !strings.Contains(out, "PID") || !strings.Contains(out, "sleep") && !strings.Contains(out, "sh -c") {
 		t.Fatalf("top:\n%s", out)
+	}
+	var st statsRow
+	if err := json.Unmarshal([]byte(mustCLI(t, root, "stats", "--no-stream", "--format", "json", "web")), &st); err != nil ||
+		!strings.HasSuffix(st.MemUsage, " / 64MiB") || st.Name != "web" || st.MemPerc == "0.00%" && !strings.HasPrefix(st.MemUsage, "0") {
+		t.Fatalf("stats: %+v %v", st, err)
 	}
 	mustCLI(t, root, "pause", "web")
 	if out := mustCLI(t, root, "ps"); !strings.Contains(out, "(Paused)") {
