@@ -26,6 +26,8 @@ import (
 	"sync"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/stack-dev/stack/executor/container"
 )
 
 const (
@@ -258,8 +260,9 @@ func Attach(ctx context.Context, root, ref string, s AttachStreams) (int, error)
 	if err != nil {
 		return 0, err
 	}
-	if st.Status != "running" && st.Status != "paused" && st.Status != "restarting" {
-		return 0, fmt.Errorf("you cannot attach to a stopped container, start it first")
+	notRunning := fmt.Errorf("you cannot attach to a stopped container, start it first: %w", container.ErrNotRunning)
+	if !st.Status.Active() {
+		return 0, notRunning
 	}
 	p, done, err := shortPath(dir, AttachSocket)
 	if err != nil {
@@ -268,6 +271,9 @@ func Attach(ctx context.Context, root, ref string, s AttachStreams) (int, error)
 	conn, err := net.Dial("unix", p)
 	done()
 	if err != nil {
+		if st, serr := ContainerStatus(root, id); serr == nil && !st.Status.Active() {
+			return 0, notRunning // it ended meanwhile
+		}
 		return 0, fmt.Errorf("attaching to %s: %w", id, err)
 	}
 	defer conn.Close()

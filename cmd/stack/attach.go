@@ -12,6 +12,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/stack-dev/stack/executor"
+	"github.com/stack-dev/stack/executor/container"
 )
 
 type attachOptions struct {
@@ -36,7 +37,7 @@ func newAttachCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return attachTo(cmd, root, c, c.OpenStdin && !opts.noStdin, opts.detachKeys)
+			return attachTo(cmd, root, c, c.OpenStdin && !opts.noStdin, opts.detachKeys, false)
 		},
 	}
 	cmd.Flags().BoolVar(&opts.noStdin, "no-stdin", false, "do not attach STDIN")
@@ -48,7 +49,10 @@ func newAttachCommand() *cobra.Command {
 // supervisor: raw mode and window size when it has a terminal, the detach
 // keys to leave it running. It returns the container's exit code as the
 // command's, or nil after a detach.
-func attachTo(cmd *cobra.Command, root string, c *executor.Container, stdin bool, detachKeys string) error {
+//
+// replay is for a container just started by this command (run -it, start
+// -i): if it has already ended, its log is printed instead.
+func attachTo(cmd *cobra.Command, root string, c *executor.Container, stdin bool, detachKeys string, replay bool) error {
 	s := executor.AttachStreams{Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr()}
 	if detachKeys != "" {
 		keys, err := parseDetachKeys(detachKeys)
@@ -86,6 +90,18 @@ func attachTo(cmd *cobra.Command, root string, c *executor.Container, stdin bool
 	code, err := executor.Attach(cmd.Context(), root, c.ID, s)
 	if errors.Is(err, executor.ErrDetached) {
 		return nil
+	}
+	if errors.Is(err, container.ErrNotRunning) && replay {
+		// It ended before we could attach (`run -it busybox true`): its
+		// output is in its log, its code in its state.
+		out, errw := cmd.OutOrStdout(), cmd.ErrOrStderr()
+		executor.ReadLogs(cmd.Context(), root, c.ID, executor.LogOptions{Tail: -1}, func(e executor.LogEntry) error {
+			if e.Stream == "stderr" {
+				return executor.WriteLogEntry(errw, e, false)
+			}
+			return executor.WriteLogEntry(out, e, false)
+		})
+		code, err = executor.WaitContainer(cmd.Context(), root, c.ID)
 	}
 	if err != nil {
 		return err

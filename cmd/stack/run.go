@@ -313,7 +313,7 @@ func runDetached(cmd *cobra.Command, root string, opts *runOptions) error {
 		return startError(err)
 	}
 	if !opts.detach {
-		return attachTo(cmd, root, c, opts.Interactive, "")
+		return attachTo(cmd, root, c, opts.Interactive, "", true)
 	}
 	fmt.Fprintln(cmd.OutOrStdout(), c.ID)
 	return nil

@@ -62,7 +62,7 @@ func runStart(cmd *cobra.Command, opts startOptions, refs []string) error {
 	}
 	if opts.interactive || c.Tty {
 		// Through the supervisor: stdin, the terminal, detach keys.
-		return attachTo(cmd, root, c, opts.interactive && c.OpenStdin, "")
+		return attachTo(cmd, root, c, opts.interactive && c.OpenStdin, "", true)
 	}
 	ctx, cancel := context.WithCancel(cmd.Context())
 	defer cancel()
