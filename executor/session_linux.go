@@ -118,7 +118,18 @@ func (s *Session) Down(ctx context.Context, opts DownOptions) error {
 		}
 	}
 
-	// Containers: all at once (bounded), each stopped then removed.
+	// Containers: all at once (bounded), each stopped then removed. The
+	// record says "removing" first: a down killed half-way through a
+	// removal (network released, directory still there) leaves containers
+	// the next plan sees as dead and replaces, never ones it would start.
+	if len(rec.Containers) > 0 {
+		for _, c := range rec.Containers {
+			c.State = StateRemoving
+		}
+		if err := WriteProjectRecord(s.root, rec); err != nil {
+			return err
+		}
+	}
 	timeout := opts.Timeout
 	if timeout < 0 {
 		timeout = 10 * time.Second
