@@ -362,7 +362,7 @@ func (e *env) assertClean(t *testing.T) {
 	e.mu.Lock()
 	ids := keys(e.seen)
 	e.mu.Unlock()
-	found := leaks(e.root, ids)
+	found := settledLeaks(e.root, ids)
 	for _, l := range found {
 		t.Errorf("leak: %s", l)
 	}
@@ -433,6 +433,18 @@ func purge(root string, ids []string) {
 	for _, d := range dirs {
 		os.Remove(d)
 	}
+}
+
+// settledLeaks is leaks, given a bounded moment to become empty: the
+// kernel dismantles a network namespace whose last reference went
+// asynchronously, and its veth ends go a moment later.
+func settledLeaks(root string, ids []string) []string {
+	found := leaks(root, ids)
+	for deadline := time.Now().Add(3 * time.Second); len(found) > 0 && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+		found = leaks(root, ids)
+	}
+	return found
 }
 
 // leaks lists what of root (and of the containers ids) is still on the host.
