@@ -93,6 +93,13 @@ func TestLifecycleCommands(t *testing.T) {
 		if left := strings.TrimSpace(mustCLI(t, root, "ps", "-aq")); left != "" {
 			t.Errorf("containers left: %s", left)
 		}
+		// No supervisor of this root may be left running.
+		procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+		for _, p := range procs {
+			if b, err := os.ReadFile(p); err == nil && bytes.Contains(b, []byte("__stack_shim\x00"+root+"\x00")) {
+				t.Errorf("supervisor left running: %s", p)
+			}
+		}
 	})
 
 	mustCLI(t, root, "create", "--name", "web", "--network", "none", "-m", "64m", "busybox", "sh", "-c", "echo hi; echo oops >&2; while :; do sleep 0.1; done")
