@@ -362,6 +362,15 @@ func followLog(ctx context.Context, dir string, cur *os.File, pending []byte, op
 				}
 				cur.Close()
 				cur, pending = nil, nil
+				// More than one rotation since the last look: the files
+				// made after ours are rotated ones now, read them in order.
+				for _, f := range openNewer(dir, old) {
+					_, err = readEntries(f, nil, keep, fn)
+					f.Close()
+					if err != nil {
+						return err
+					}
+				}
 				continue
 			}
 		}
@@ -384,6 +393,26 @@ func followLog(ctx context.Context, dir string, cur *os.File, pending []byte, op
 		case <-tick.C:
 		}
 	}
+}
+
+// openNewer opens the rotated log files made after the file old, oldest
+// first (all of them when old is gone).
+func openNewer(dir string, old os.FileInfo) []*os.File {
+	files := logFiles(dir)
+	rotated := files[:len(files)-1]
+	start := 0
+	for i, p := range rotated {
+		if fi, err := os.Stat(p); err == nil && os.SameFile(fi, old) {
+			start = i + 1
+		}
+	}
+	var out []*os.File
+	for _, p := range rotated[start:] {
+		if f, err := os.Open(p); err == nil {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // readEntries decodes the complete lines of f from its offset on; the

@@ -3,6 +3,7 @@ package executor
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -152,5 +153,40 @@ func TestEventsFilterAndRotation(t *testing.T) {
 	}
 	if got := read(EventFilter{"container": {"db"}}); got != "db start" {
 		t.Fatalf("by name: %s", got)
+	}
+}
+
+func TestLogFollowAcrossRotation(t *testing.T) {
+	root, id, dir := logRoot(t)
+	os.WriteFile(filepath.Join(dir, "state.json"), []byte(`{"status":"running"}`), 0o644)
+	w, err := openLogWriter(dir, logConfig{maxSize: 600, maxFiles: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for i := 0; i < 60; i++ {
+			w.write("stdout", []byte(fmt.Sprintf("line %d\n", i)), time.Now())
+			time.Sleep(5 * time.Millisecond)
+		}
+		w.close()
+		os.WriteFile(filepath.Join(dir, "state.json"), []byte(`{"status":"exited"}`), 0o644)
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var got []string
+	err = ReadLogs(ctx, root, id, LogOptions{Follow: true, Tail: -1}, func(e LogEntry) error {
+		got = append(got, strings.TrimSpace(e.Log))
+		return nil
+	})
+	if err != nil || ctx.Err() != nil {
+		t.Fatalf("follow: %v %v", err, ctx.Err())
+	}
+	if len(got) != 60 || got[0] != "line 0" || got[59] != "line 59" {
+		t.Fatalf("followed %d lines: %q", len(got), got)
+	}
+	for i, l := range got {
+		if l != fmt.Sprintf("line %d", i) {
+			t.Fatalf("line %d is %q", i, l)
+		}
 	}
 }
