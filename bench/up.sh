@@ -53,7 +53,7 @@ cleanup() {
 	trap - EXIT INT TERM
 	cd /
 	if [ -n "$root" ] && [ -x "$bin" ]; then
-		"$bin" --root "$root" -p "$P" -f "$work/proj/compose.yaml" down -t 0 >/dev/null 2>&1
+		"$bin" --root "$root" --project-name "$P" --file "$work/proj/compose.yaml" down -t 0 >/dev/null 2>&1
 	fi
 	if [ -n "$dockerd_pid" ]; then
 		DOCKER_HOST=$DH docker-compose -p "$P" -f "$work/proj/compose.yaml" down -t 0 >/dev/null 2>&1
@@ -105,7 +105,7 @@ root=$work/root
 mkdir -p "$work/proj"
 compose() { sed -e "s/@PORT@/$PORT/" -e "s/@B@/$1/" "$here/bench/up/compose.yaml" >"$work/proj/compose.yaml"; }
 compose 3600
-S=("$bin" --root "$root" -p "$P")
+S=("$bin" --root "$root" --project-name "$P")
 
 # --- peers ---
 peer_note=()
@@ -193,14 +193,14 @@ op() { # tool op: the timed command
 }
 ids() { # tool: "service container-id" of every running container, sorted
 	case $1 in
-	stack) "${S[@]}" ps --format json | sed -n 's/.*"ID":"\([0-9a-f]*\)".*"Names":"[^"]*-\([a-z]*\)-1".*/\2 \1/p' ;;
+	stack) "$bin" --root "$root" ps --filter "label=com.docker.compose.project=$P" --format json | sed -n 's/.*"ID":"\([0-9a-f]*\)".*"Names":"[^"]*-\([a-z]*\)-1".*/\2 \1/p' ;;
 	docker-compose) $D ps --filter "label=com.docker.compose.project=$P" --format '{{.Label "com.docker.compose.service"}} {{.ID}}' ;;
 	podman-compose) $PNS podman ps --filter "label=io.podman.compose.project=$P" --format '{{index .Labels "com.docker.compose.service"}} {{.ID}}' ;;
 	esac | sort
 }
 command_of_b() {
 	case $1 in
-	stack) "${S[@]}" ps --format json | grep '"Names":"upbench-b-1"' | grep -o 'sleep [0-9]*' ;;
+	stack) "$bin" --root "$root" ps --filter "label=com.docker.compose.project=$P" --format json | grep '"Names":"upbench-b-1"' | grep -o 'sleep [0-9]*' ;;
 	docker-compose) $D inspect -f '{{join .Config.Cmd " "}}' "${P}_b_1" ;;
 	podman-compose) $PNS podman inspect -f '{{join .Config.Cmd " "}}' "${P}_b_1" ;;
 	esac
