@@ -24,6 +24,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -100,21 +101,26 @@ type attachClient struct {
 
 func (c *attachClient) close() { c.once.Do(func() { close(c.out) }) }
 
-// listenAttach starts serving attach clients on dir/attach.sock.
-func listenAttach(dir string) (*attachHub, error) {
+func newAttachHub() *attachHub { return &attachHub{clients: map[*attachClient]struct{}{}} }
+
+// listen starts serving attach clients on dir/attach.sock. Output made
+// before is kept for the first client.
+func (h *attachHub) listen(dir string) error {
 	p, done, err := shortPath(dir, AttachSocket)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer done()
 	os.Remove(filepath.Join(dir, AttachSocket))
 	ln, err := net.Listen("unix", p)
 	if err != nil {
-		return nil, fmt.Errorf("listening for attach: %w", err)
+		return fmt.Errorf("listening for attach: %w", err)
 	}
-	h := &attachHub{ln: ln, clients: map[*attachClient]struct{}{}}
+	h.mu.Lock()
+	h.ln = ln
+	h.mu.Unlock()
 	go h.serve()
-	return h, nil
+	return nil
 }
 
 func (h *attachHub) serve() {
@@ -245,7 +251,13 @@ func (h *attachHub) setIO(in io.WriteCloser, resize func(rows, cols uint16)) {
 	h.mu.Unlock()
 }
 
-func (h *attachHub) close() { h.ln.Close() }
+func (h *attachHub) close() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.ln != nil {
+		h.ln.Close()
+	}
+}
 
 // Attach connects to a running detached container: its output to Stdout
 // and Stderr, Stdin to it. It returns the container's exit code when the
@@ -268,7 +280,16 @@ func Attach(ctx context.Context, root, ref string, s AttachStreams) (int, error)
 	if err != nil {
 		return 0, err
 	}
+	// A supervisor listens once its container runs: a client that comes
+	// right after the start may find no socket for a moment.
 	conn, err := net.Dial("unix", p)
+	for i := 0; err != nil && i < 100; i++ {
+		if st, serr := ContainerStatus(root, id); serr != nil || !st.Status.Active() {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+		conn, err = net.Dial("unix", p)
+	}
 	done()
 	if err != nil {
 		if st, serr := ContainerStatus(root, id); serr == nil && !st.Status.Active() {

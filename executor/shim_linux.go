@@ -296,11 +296,7 @@ func newShim(root, id string) (*shim, error) {
 	if err != nil {
 		return nil, err
 	}
-	hub, err := listenAttach(dir)
-	if err != nil {
-		lw.close()
-		return nil, err
-	}
+	hub := newAttachHub() // it listens once the container runs
 	lw.tee = hub.broadcast
 	s := &shim{root: root, dir: dir, c: c, policy: policy, logs: lw, hub: hub, wake: make(chan os.Signal, 1)}
 	signal.Notify(s.wake, unix.SIGUSR1)
@@ -339,6 +335,9 @@ func (s *shim) run(report func(shimReport)) int {
 		}
 		if first {
 			report(shimReport{Pid: r.Task.Pid})
+			if err := s.hub.listen(s.dir); err != nil {
+				fmt.Fprintln(os.Stderr, "stack shim:", err) // to shim.log; attach is unavailable
+			}
 			// From now on the supervisor mostly sleeps: a small heap,
 			// collected often (not earlier: the start would pay for it).
 			debug.SetGCPercent(20)
@@ -479,21 +478,24 @@ func (s *shim) start(restarts int) (*Running, error) {
 	// The init process and the cgroup first: the Go runtime of the init
 	// and the cgroup v1 migration's RCU grace period overlap with the
 	// rest of the preparation.
+	seccompDone := make(chan error, 1)
+	go func() {
+		if s.c.SeccompProfile == "" && s.c.Runtime.Process.Seccomp == nil {
+			seccompDone <- compileSeccomp(s.root, s.c)
+			return
+		}
+		seccompDone <- nil
+	}()
 	early, err := spawnEarly(s.c, o)
-	if err != nil {
+	if serr := <-seccompDone; err != nil || serr != nil {
+		if early != nil {
+			early.Abort()
+		}
 		closeAll()
 		pumps.Wait()
-		return nil, err
+		return nil, errors.Join(err, serr)
 	}
 	o.Early = early
-	if s.c.SeccompProfile == "" && s.c.Runtime.Process.Seccomp == nil {
-		if err := compileSeccomp(s.root, s.c); err != nil {
-			early.Abort()
-			closeAll()
-			pumps.Wait()
-			return nil, err
-		}
-	}
 	r, err := StartContainer(s.root, s.c, o)
 	if err != nil {
 		closeAll()
