@@ -593,14 +593,14 @@ func TestNetRestartKeepsAddress(t *testing.T) {
 func TestNetConnectDisconnect(t *testing.T) {
 	root, _ := netRoot(t)
 	ctx := context.Background()
-	createNetwork(t, root, netplan.NetworkConfig{Name: "back", Subnet: mustPrefix("172.28.0.0/16")})
+	createNetwork(t, root, netplan.NetworkConfig{Name: "back", Subnet: mustPrefix("172.30.0.0/16")})
 	r, out := startBusybox(t, root, RunOptions{Name: "svc", Command: sh("echo ready; sleep 60")})
 	readUntil(t, out, "ready")
-	att, err := ConnectNetwork(ctx, root, "svc", NetAttach{Name: "back", IPv4: "172.28.0.9", Aliases: []string{"db"}})
+	att, err := ConnectNetwork(ctx, root, "svc", NetAttach{Name: "back", IPv4: "172.30.0.9", Aliases: []string{"db"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if att.IfName != "eth1" || att.IP.String() != "172.28.0.9" {
+	if att.IfName != "eth1" || att.IP.String() != "172.30.0.9" {
 		t.Errorf("attachment %+v", att)
 	}
 	if _, err := ConnectNetwork(ctx, root, "svc", NetAttach{Name: "back"}); err == nil {
@@ -621,18 +621,18 @@ func TestNetConnectDisconnect(t *testing.T) {
 		})
 		return strings.Join(s, ",")
 	}
-	if got := addrs(); got != "172.28.0.9/16" {
+	if got := addrs(); got != "172.30.0.9/16" {
 		t.Errorf("eth1 addresses %q", got)
 	}
 	hosts, _ := os.ReadFile(filepath.Join(containerDir(root, r.Container.ID), "hosts"))
-	if !strings.Contains(string(hosts), "172.28.0.9\t") {
+	if !strings.Contains(string(hosts), "172.30.0.9\t") {
 		t.Errorf("hosts file after connect:\n%s", hosts)
 	}
 	ns, err := ContainerNetworkSettings(ctx, root, r.Container)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b := ns.Networks["back"]; b.IPAddress != "172.28.0.9" || b.IPPrefixLen != 16 || b.Gateway != "172.28.0.1" || b.InterfaceName != "eth1" ||
+	if b := ns.Networks["back"]; b.IPAddress != "172.30.0.9" || b.IPPrefixLen != 16 || b.Gateway != "172.30.0.1" || b.InterfaceName != "eth1" ||
 		len(ns.Networks) != 2 || ns.Networks["bridge"].InterfaceName != "eth0" || ns.SandboxKey != r.Container.Net.NetNS {
 		t.Errorf("network settings %+v", ns)
 	}
