@@ -83,6 +83,8 @@ func readFrame(r io.Reader) (byte, []byte, error) {
 type attachHub struct {
 	mu       sync.Mutex
 	ln       net.Listener
+	path     string // the socket, and what it was when made
+	sock     os.FileInfo
 	clients  map[*attachClient]struct{}
 	early    [][]byte // frames made before the first client came
 	earlyLen int
@@ -116,6 +118,13 @@ func (h *attachHub) listen(dir string) error {
 	if err != nil {
 		return fmt.Errorf("listening for attach: %w", err)
 	}
+	// Go would unlink the listening path at close: a /proc/self/fd path
+	// whose descriptor is closed by then. close removes the socket itself,
+	// and only if it is still this one (a next supervisor may have made
+	// its own).
+	ln.(*net.UnixListener).SetUnlinkOnClose(false)
+	h.path = filepath.Join(dir, AttachSocket)
+	h.sock, _ = os.Stat(h.path)
 	h.mu.Lock()
 	h.ln = ln
 	h.mu.Unlock()
@@ -256,6 +265,9 @@ func (h *attachHub) close() {
 	defer h.mu.Unlock()
 	if h.ln != nil {
 		h.ln.Close()
+		if fi, err := os.Stat(h.path); err == nil && h.sock != nil && os.SameFile(fi, h.sock) {
+			os.Remove(h.path)
+		}
 	}
 }
 

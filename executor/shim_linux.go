@@ -307,10 +307,7 @@ func newShim(root, id string) (*shim, error) {
 // run starts the container, reports, then supervises it to its end.
 func (s *shim) run(report func(shimReport)) int {
 	defer s.logs.close()
-	defer func() {
-		s.hub.close()
-		os.Remove(filepath.Join(s.dir, AttachSocket))
-	}()
+	defer s.hub.close()
 	restarts := 0
 	var backoff time.Duration
 	for first := true; ; first = false {
