@@ -476,3 +476,27 @@ func TestDetachedRemoveDuringStart(t *testing.T) {
 		}
 	}
 }
+
+// A stop while the supervisor waits to restart ends the loop at once.
+func TestDetachedStopDuringBackoff(t *testing.T) {
+	root := detachedRoot(t)
+	c := detached(t, root, RunOptions{Restart: "always", Command: []string{"sh", "-c", "exit 1"}})
+	eventually(t, 5*time.Second, "a few restarts", func() bool { return status(t, root, c.ID).RestartCount >= 3 })
+	t0 := time.Now()
+	if err := StopContainer(context.Background(), root, c.ID, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 2*time.Second, "the supervisor to leave", func() bool { return len(shimsOf(root)) == 0 })
+	if d := time.Since(t0); d > 2*time.Second {
+		t.Fatalf("stop took %v", d)
+	}
+	st := status(t, root, c.ID)
+	if st.Status != container.Exited {
+		t.Fatalf("after stop: %+v", st)
+	}
+	n := st.RestartCount
+	time.Sleep(500 * time.Millisecond)
+	if st := status(t, root, c.ID); st.RestartCount != n || st.Status != container.Exited {
+		t.Fatalf("restarted after the stop: %+v", st)
+	}
+}
