@@ -31,6 +31,11 @@ func newExecCommand() *cobra.Command {
 		Short: "Execute a command in a running container",
 		Args:  cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			first, err := resolveTargets(args[:1], false)
+			if err != nil {
+				return err
+			}
+			args[0] = first[0]
 			return runExec(cmd, opts, args[0], args[1:])
 		},
 	}

@@ -22,6 +22,10 @@ func newInspectCommand() *cobra.Command {
 		Short: "Display detailed information on one or more containers",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			args, err := resolveTargets(args, false)
+			if err != nil {
+				return err
+			}
 			return runInspect(cmd, format, args)
 		},
 	}

@@ -18,8 +18,11 @@ func newKillCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "kill [OPTIONS] CONTAINER [CONTAINER...]",
 		Short: "Kill one or more running containers",
-		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			args, err := targetsOrAll(args)
+			if err != nil {
+				return err
+			}
 			return runKill(cmd, opts, args)
 		},
 	}

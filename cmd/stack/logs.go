@@ -1,9 +1,12 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -24,11 +27,20 @@ func init() { registerCommand(newLogsCommand) }
 func newLogsCommand() *cobra.Command {
 	var opts logsOptions
 	cmd := &cobra.Command{
-		Use:   "logs [OPTIONS] CONTAINER",
-		Short: "Fetch the logs of a container",
-		Args:  cobra.ExactArgs(1),
+		Use:   "logs [OPTIONS] CONTAINER | logs [OPTIONS] [SERVICE...]",
+		Short: "Fetch the logs of a container, or of a project's services",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runLogs(cmd, opts, args[0])
+			refs, err := resolveTargets(args, true)
+			if err != nil {
+				return err
+			}
+			switch {
+			case len(refs) == 0:
+				return errors.New("logs: name a container, or run it in a project with containers")
+			case len(refs) == 1 && len(args) == 1 && refs[0] == args[0]:
+				return runLogs(cmd, opts, refs[0], nil)
+			}
+			return runProjectLogs(cmd, opts, refs)
 		},
 	}
 	f := cmd.Flags()
@@ -42,7 +54,9 @@ func newLogsCommand() *cobra.Command {
 
 // runLogs prints the container's output: its stdout lines to our stdout,
 // its stderr lines to our stderr.
-func runLogs(cmd *cobra.Command, opts logsOptions, ref string) error {
+// With prefix set, every line goes to stdout after the prefix (the
+// project form, one writer per container).
+func runLogs(cmd *cobra.Command, opts logsOptions, ref string, prefix io.Writer) error {
 	root, err := stateRoot()
 	if err != nil {
 		return err
@@ -65,12 +79,43 @@ func runLogs(cmd *cobra.Command, opts logsOptions, ref string) error {
 		return fmt.Errorf("invalid --until: %w", err)
 	}
 	out, errw := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	if prefix != nil {
+		out, errw = prefix, prefix
+	}
 	return executor.ReadLogs(cmd.Context(), root, ref, lo, func(e executor.LogEntry) error {
 		if e.Stream == "stderr" {
 			return executor.WriteLogEntry(errw, e, opts.timestamps)
 		}
 		return executor.WriteLogEntry(out, e, opts.timestamps)
 	})
+}
+
+// runProjectLogs shows several containers' logs, each line prefixed with
+// `name |` (colored on a terminal), as `stack up` does in the foreground.
+func runProjectLogs(cmd *cobra.Command, opts logsOptions, refs []string) error {
+	width := 0
+	for _, r := range refs {
+		width = max(width, len(r))
+	}
+	out := cmd.OutOrStdout()
+	color := colorOutput(out)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	errs := make([]error, len(refs))
+	for i, r := range refs {
+		prefix := fmt.Sprintf("%-*s | ", width, r)
+		if color {
+			prefix = "\x1b[" + serviceColors[i%len(serviceColors)] + "m" + prefix + "\x1b[0m"
+		}
+		pw := &prefixWriter{mu: &mu, w: out, prefix: prefix}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = runLogs(cmd, opts, r, pw)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // parseTimeArg parses docker's time arguments: a duration before now

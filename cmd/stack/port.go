@@ -22,6 +22,11 @@ func newPortCommand() *cobra.Command {
 		Short: "List a container's published ports",
 		Args:  cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			first, err := resolveTargets(args[:1], false)
+			if err != nil {
+				return err
+			}
+			args[0] = first[0]
 			return runPort(cmd, opts, args)
 		},
 	}

@@ -98,3 +98,20 @@ func resolveTargets(args []string, all bool) ([]string, error) {
 	}
 	return out, nil
 }
+
+// targetsOrAll is resolveTargets for the commands that act on the whole
+// project when given no argument (start, stop, restart, kill, pause,
+// unpause); outside a project they need at least one container.
+func targetsOrAll(args []string) ([]string, error) {
+	out, err := resolveTargets(args, true)
+	if err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		if len(args) == 0 && currentProject() == "" {
+			return nil, errors.New("requires at least 1 argument: a container, or a service of the project in this directory")
+		}
+		return nil, errors.New("the project has no containers")
+	}
+	return out, nil
+}

@@ -23,6 +23,7 @@ type psOptions struct {
 	noTrunc bool
 	filters []string
 	format  string
+	global  bool
 }
 
 func init() { registerCommand(newPsCommand) }
@@ -31,7 +32,7 @@ func newPsCommand() *cobra.Command {
 	var opts psOptions
 	cmd := &cobra.Command{
 		Use:   "ps [OPTIONS]",
-		Short: "List containers",
+		Short: "List containers (in a project directory: the project's)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runPs(cmd, opts)
@@ -43,6 +44,7 @@ func newPsCommand() *cobra.Command {
 	f.BoolVar(&opts.noTrunc, "no-trunc", false, "don't truncate output")
 	f.StringArrayVar(&opts.filters, "filter", nil, "filter output based on conditions provided (id, name, label, status, ancestor, health)")
 	f.StringVar(&opts.format, "format", "", "format output: table (default) or json (one object per line)")
+	f.BoolVar(&opts.global, "global", false, "list every container of the state root, even in a project directory")
 	return cmd
 }
 
@@ -69,6 +71,13 @@ func runPs(cmd *cobra.Command, opts psOptions) error {
 	filters, err := parseFilters(opts.filters)
 	if err != nil {
 		return err
+	}
+	// In a project (a stack file here, or -f/-p), its containers only, as
+	// `docker compose ps`.
+	if !opts.global {
+		if project := currentProject(); project != "" {
+			filters["label"] = append(filters["label"], executor.LabelProject+"="+project)
+		}
 	}
 	list, err := executor.ListContainers(root)
 	if err != nil {

@@ -13,8 +13,11 @@ func newRestartCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "restart [OPTIONS] CONTAINER [CONTAINER...]",
 		Short: "Restart one or more containers",
-		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			args, err := targetsOrAll(args)
+			if err != nil {
+				return err
+			}
 			return runRestart(cmd, opts, args)
 		},
 	}

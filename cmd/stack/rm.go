@@ -20,6 +20,10 @@ func newRmCommand() *cobra.Command {
 		Short: "Remove one or more containers",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			args, err := resolveTargets(args, false)
+			if err != nil {
+				return err
+			}
 			return runRm(cmd, opts, args)
 		},
 	}

@@ -22,8 +22,11 @@ func newStartCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "start [OPTIONS] CONTAINER [CONTAINER...]",
 		Short: "Start one or more stopped containers",
-		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			args, err := targetsOrAll(args)
+			if err != nil {
+				return err
+			}
 			return runStart(cmd, opts, args)
 		},
 	}

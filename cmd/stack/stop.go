@@ -21,8 +21,11 @@ func newStopCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "stop [OPTIONS] CONTAINER [CONTAINER...]",
 		Short: "Stop one or more running containers",
-		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			args, err := targetsOrAll(args)
+			if err != nil {
+				return err
+			}
 			return runStop(cmd, opts, args)
 		},
 	}

@@ -23,6 +23,11 @@ func newTopCommand() *cobra.Command {
 		Short: "Display the running processes of a container",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			first, err := resolveTargets(args[:1], false)
+			if err != nil {
+				return err
+			}
+			args[0] = first[0]
 			return runTop(cmd, args[0], args[1:])
 		},
 	}

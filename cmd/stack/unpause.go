@@ -8,8 +8,11 @@ func newUnpauseCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "unpause CONTAINER [CONTAINER...]",
 		Short: "Unpause all processes within one or more containers",
-		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			args, err := targetsOrAll(args)
+			if err != nil {
+				return err
+			}
 			return runPause(cmd, args, false)
 		},
 	}

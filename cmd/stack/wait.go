@@ -16,7 +16,13 @@ func newWaitCommand() *cobra.Command {
 		Use:   "wait CONTAINER [CONTAINER...]",
 		Short: "Block until one or more containers stop, then print their exit codes",
 		Args:  cobra.MinimumNArgs(1),
-		RunE:  runWait,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			args, err := resolveTargets(args, false)
+			if err != nil {
+				return err
+			}
+			return runWait(cmd, args)
+		},
 	}
 }
 
