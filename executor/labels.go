@@ -9,4 +9,5 @@ const (
 	LabelService = "com.docker.compose.service"
 	LabelNumber  = "com.docker.compose.container-number"
 	LabelHash    = "com.docker.compose.config-hash"
+	LabelOneOff  = "com.docker.compose.oneoff" // "True" on `stack run SERVICE` containers
 )

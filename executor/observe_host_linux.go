@@ -34,7 +34,7 @@ func ObserveHost(ctx context.Context, root string, desired *spec.Stack) (*planne
 		if rec == nil {
 			rec = &ProjectRecord{Project: desired.Name}
 		}
-		strays, err := findStrays(root, desired.Name, rec)
+		strays, err := findStrays(root, desired.Name, rec, false)
 		if err != nil {
 			return nil, err
 		}
@@ -175,8 +175,9 @@ func imagesOnHost(root string, desired *spec.Stack, obs *planner.Observed) error
 	return nil
 }
 
-// findStrays lists the project's containers on the host that rec lacks.
-func findStrays(root, project string, rec *ProjectRecord) ([]*ContainerRecord, error) {
+// findStrays lists the project's containers on the host that rec lacks;
+// one-off containers (`stack run SERVICE`) only with oneoffs.
+func findStrays(root, project string, rec *ProjectRecord, oneoffs bool) ([]*ContainerRecord, error) {
 	entries, err := os.ReadDir(filepath.Join(root, "containers"))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -203,6 +204,9 @@ func findStrays(root, project string, rec *ProjectRecord) ([]*ContainerRecord, e
 			Labels map[string]string `json:"labels"`
 		}
 		if json.Unmarshal(b, &c) != nil || c.Labels[LabelProject] != project {
+			continue
+		}
+		if c.Labels[LabelOneOff] != "" && !oneoffs {
 			continue
 		}
 		n, _ := strconv.Atoi(c.Labels[LabelNumber])

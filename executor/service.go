@@ -207,3 +207,54 @@ func portString(p spec.Port) string {
 	}
 	return b.String()
 }
+
+// OneOff is the run request of a one-off container of a service (`stack
+// run SERVICE [COMMAND]`): the service's configuration on its networks
+// (the project must be up), without its published ports, named
+// <project>-<service>-run-<12 hex>. command replaces the service's when
+// given. The container carries the project's labels and the one-off
+// label, so `stack down` removes it and plans ignore it.
+func OneOff(root string, desired *spec.Stack, service string, command []string) (*RunOptions, error) {
+	s := desired.Services[service]
+	if s == nil {
+		return nil, fmt.Errorf("no such service: %s", service)
+	}
+	rec, err := ReadProjectRecord(root, desired.Name)
+	if err != nil {
+		return nil, fmt.Errorf("service %s: the project is not up (run stack up first): %w", service, err)
+	}
+	one := *s
+	one.Ports, one.PublishAll, one.ContainerName, one.Restart = nil, false, "", ""
+	// Static addresses belong to the service's own containers.
+	one.Networks = map[string]*spec.ServiceNetwork{}
+	for k, n := range s.Networks {
+		c := *n
+		c.IPv4Address, c.IPv6Address, c.MacAddress = "", "", ""
+		one.Networks[k] = &c
+	}
+	if len(command) > 0 {
+		one.Command = command
+	}
+	cs := &containerSpec{Project: desired.Name, Stack: desired, Service: &one, Number: 0,
+		Name: desired.Name + "-" + service + "-run-" + newID()[:12], ImageRef: s.Image, Networks: rec.Networks}
+	if cs.ImageRef == "" {
+		cs.ImageRef = desired.Name + "-" + service
+	}
+	if target, ok := strings.CutPrefix(s.NetworkMode, "service:"); ok {
+		for _, c := range rec.Containers {
+			if c.Service == target {
+				cs.NetnsOf = c
+				break
+			}
+		}
+		if cs.NetnsOf == nil {
+			return nil, fmt.Errorf("service %s: network_mode service:%s: it has no container", service, target)
+		}
+	}
+	o, err := runOptionsFor(root, cs)
+	if err != nil {
+		return nil, err
+	}
+	o.Labels = append(o.Labels, LabelOneOff+"=True")
+	return o, nil
+}

@@ -73,7 +73,7 @@ func (s *Session) Apply(ctx context.Context, desired *spec.Stack, plan *planner.
 	if err := clearInterruptedCreates(ctx, s.root, s.project); err != nil {
 		return err
 	}
-	if err := adoptStrays(s.root, s.project); err != nil {
+	if err := adoptStrays(s.root, s.project, false); err != nil {
 		return err
 	}
 	return apply(ctx, s.root, desired, plan, s.drv, opts.ApplyOptions)
@@ -96,7 +96,7 @@ func (s *Session) Down(ctx context.Context, opts DownOptions) error {
 	if err := clearInterruptedCreates(ctx, s.root, s.project); err != nil {
 		return err
 	}
-	if err := adoptStrays(s.root, s.project); err != nil {
+	if err := adoptStrays(s.root, s.project, true); err != nil {
 		return err
 	}
 	rec, err := ReadProjectRecord(s.root, s.project)
@@ -256,14 +256,14 @@ func (s *Session) Down(ctx context.Context, opts DownOptions) error {
 // between creating a container and recording it leaves one. Adopted
 // containers are recorded as "removing", which the planner sees as dead
 // (to be replaced) and down removes.
-func adoptStrays(root, project string) error {
+func adoptStrays(root, project string, oneoffs bool) error {
 	rec, err := ReadProjectRecord(root, project)
 	if errors.Is(err, fs.ErrNotExist) {
 		rec = &ProjectRecord{Version: RecordVersion, Project: project}
 	} else if err != nil {
 		return err
 	}
-	strays, err := findStrays(root, project, rec)
+	strays, err := findStrays(root, project, rec, oneoffs)
 	if err != nil || len(strays) == 0 {
 		return err
 	}

@@ -42,11 +42,14 @@ func init() { registerCommand(newRunCommand) }
 func newRunCommand() *cobra.Command {
 	var opts runOptions
 	cmd := &cobra.Command{
-		Use:   "run [OPTIONS] IMAGE [COMMAND] [ARG...]",
-		Short: "Create and run a new container from an image",
+		Use:   "run [OPTIONS] IMAGE|SERVICE [COMMAND] [ARG...]",
+		Short: "Create and run a new container from an image, or a one-off container of a project's service",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := opts.complete(cmd, args); err != nil {
+				return &exitError{code: 125, err: err}
+			}
+			if err := opts.oneOff(cmd, args); err != nil {
 				return &exitError{code: 125, err: err}
 			}
 			return runRun(cmd, &opts)
@@ -58,6 +61,56 @@ func newRunCommand() *cobra.Command {
 	f.BoolVarP(&opts.detach, "detach", "d", false, "run the container in the background and print its ID")
 	addContainerFlags(cmd, &opts)
 	return cmd
+}
+
+// oneOff makes the request a one-off container of a service when the
+// first argument names a service of the project in this directory (as
+// `docker compose run`): the service's configuration, with the flags given
+// on the command line on top.
+func (opts *runOptions) oneOff(cmd *cobra.Command, args []string) error {
+	if currentProject() == "" {
+		return nil
+	}
+	st, err := loadProject(cmd, nil)
+	if err != nil || st.Services[args[0]] == nil {
+		return nil // not a service: an image
+	}
+	root, err := stateRoot()
+	if err != nil {
+		return err
+	}
+	base, err := executor.OneOff(root, st, args[0], args[1:])
+	if err != nil {
+		return err
+	}
+	fl := cmd.Flags()
+	req := opts.RunOptions
+	*base = mergeOneOff(*base, req, fl.Changed)
+	opts.RunOptions = *base
+	return nil
+}
+
+// mergeOneOff puts the flags the user set over a service's run request.
+func mergeOneOff(base, req executor.RunOptions, changed func(string) bool) executor.RunOptions {
+	base.Remove, base.Interactive, base.TTY = req.Remove, req.Interactive, req.TTY
+	if changed("name") {
+		base.Name = req.Name
+	}
+	if changed("entrypoint") {
+		base.Entrypoint, base.EntrypointList = req.Entrypoint, nil
+	}
+	if changed("workdir") {
+		base.Workdir = req.Workdir
+	}
+	if changed("user") {
+		base.User = req.User
+	}
+	base.Env = append(base.Env, req.Env...)
+	base.EnvFiles = append(base.EnvFiles, req.EnvFiles...)
+	base.Volumes = append(base.Volumes, req.Volumes...)
+	base.Labels = append(base.Labels, req.Labels...)
+	base.Net.Publish = append(base.Net.Publish, req.Net.Publish...)
+	return base
 }
 
 // complete fills the run request from the arguments and the flags that
