@@ -77,7 +77,7 @@ func busyboxStore(t testing.TB) (string, *layers.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := store.Import(bytes.NewReader(tarball), "busybox:latest", layers.ImportOptions{Changes: []string{`CMD ["sh"]`}}); err != nil {
+	if _, err := store.Import(bytes.NewReader(tarball), "busybox:latest", layers.ImportOptions{Config: &v1.Config{Cmd: []string{"sh"}}}); err != nil {
 		t.Fatal(err)
 	}
 	return root, store

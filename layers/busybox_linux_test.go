@@ -1,6 +1,7 @@
 package layers
 
 import (
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/stack-dev/stack/internal/testenv"
 )
@@ -55,7 +58,18 @@ func fakeStackImport(args []string) error {
 		return err
 	}
 	defer f.Close()
-	_, err = s.Import(f, fs.Arg(1), ImportOptions{Changes: changes, Message: *msg})
+	// The script passes only `CMD [json]` changes.
+	var cfg v1.Config
+	for _, c := range changes {
+		rest, ok := strings.CutPrefix(c, "CMD ")
+		if !ok {
+			return fmt.Errorf("fake stack import: change %q: only CMD [...]", c)
+		}
+		if err := json.Unmarshal([]byte(rest), &cfg.Cmd); err != nil {
+			return fmt.Errorf("fake stack import: change %q: %w", c, err)
+		}
+	}
+	_, err = s.Import(f, fs.Arg(1), ImportOptions{Config: &cfg, Message: *msg})
 	return err
 }
 

@@ -25,10 +25,9 @@ type CommitOptions struct {
 	// of UpperDir and Layer; with neither, the image gets no new layer and
 	// its history entry is an empty layer (ENV, CMD, LABEL ... steps).
 	Layer io.Reader
-	// Config, when not nil, replaces the base's runtime config; Changes
-	// (Dockerfile-style, see ApplyChanges) are then applied to it.
-	Config  *v1.Config
-	Changes []string
+	// Config, when not nil, replaces the base's runtime config (commit
+	// changes are applied by the caller: build.ApplyChanges).
+	Config *v1.Config
 	// History: author (also the image's author when set), comment and the
 	// command that made the layer ("/bin/sh -c echo hi").
 	Author, Comment, CreatedBy string
@@ -73,9 +72,6 @@ func (s *Store) Commit(opts CommitOptions) (*Image, error) {
 	}
 	if opts.Config != nil {
 		cfg.Config = *opts.Config
-	}
-	if err := ApplyChanges(&cfg.Config, opts.Changes); err != nil {
-		return nil, fmt.Errorf("committing: %w", err)
 	}
 	created := opts.Created
 	if created.IsZero() {

@@ -18,6 +18,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/stack-dev/stack/internal/testenv"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 // snapshot describes every file under root: type, mode, owner, size,
@@ -151,7 +153,7 @@ func TestDiffRoundTrip(t *testing.T) {
 	must(unix.Unmount(m, 0))
 
 	img, err := s.Commit(CommitOptions{Base: "second", UpperDir: r.Upper, Author: "me", Comment: "round trip",
-		CreatedBy: "/bin/sh -c changes", Changes: []string{`CMD ["/bin/tool"]`}, Tags: []string{"committed:1"}})
+		CreatedBy: "/bin/sh -c changes", Config: &v1.Config{Cmd: []string{"/bin/tool"}}, Tags: []string{"committed:1"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +211,7 @@ func TestDiffRoundTrip(t *testing.T) {
 func TestCommitEmptyLayer(t *testing.T) {
 	s := openTestStore(t)
 	importTar(t, s, "base", mkTar(t, tent{name: "f", body: "x"}))
-	img, err := s.Commit(CommitOptions{Base: "base", Changes: []string{"ENV A=1"}, CreatedBy: "ENV A=1"})
+	img, err := s.Commit(CommitOptions{Base: "base", Config: &v1.Config{Env: []string{"A=1"}}, CreatedBy: "ENV A=1"})
 	if err != nil {
 		t.Fatal(err)
 	}

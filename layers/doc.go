@@ -46,17 +46,16 @@
 //		UpperDir: r.Upper,          // a container's upper dir → a new layer (Diff)
 //		// or Layer: tarReader,     // a tar → a new layer (COPY/ADD)
 //		// neither: a config-only step, history empty_layer
-//		Changes: []string{`CMD ["/bin/httpd", "-f"]`},
+//		Config: &cfg,               // the new runtime config (nil: the base's)
 //		Author: "ops@example.com", Comment: "...", CreatedBy: "/bin/sh -c ...",
 //		Tags: []string{"httpd-box"}, // none: a dangling (intermediate) image
 //	})
 //	err = layers.Diff(upperDir, w)                        // upper dir → OCI layer tar (whiteouts as .wh.)
-//	err = layers.ApplyChanges(&cfg.Config, []string{`CMD ["sh"]`})
 //
 // # Other entry points
 //
 //	s.Images(), s.Tag(src, dst), s.Remove(ref, force), s.Prune(all), s.GC()
-//	s.Import(r, ref, ImportOptions{Changes, Message})
+//	s.Import(r, ref, ImportOptions{Config, Message})
 //	s.Save(w, refs), s.Load(r)
 //	s.Pull(ctx, ref, RegistryOptions{...}), s.Push(ctx, ref, opts), s.Login(ctx, host, user, pw, opts), s.Logout(host)
 //	s.UnpackImage(ref), layers.Unpack(r, dir, UnpackOptions{}), layers.ParseReference(s)

@@ -165,7 +165,9 @@ func (s *Store) writeImageRaw(craw []byte, layers []v1.Descriptor, mediaType typ
 
 // ImportOptions tune Import.
 type ImportOptions struct {
-	Changes []string  // Dockerfile-style instructions (see ApplyChanges)
+	// Config is the image's runtime config (`docker import --change`
+	// applied by the caller: build.ApplyChanges); nil: empty.
+	Config  *v1.Config
 	Message string    // history comment
 	Created time.Time // defaults to now
 }
@@ -174,8 +176,8 @@ type ImportOptions struct {
 // plain), like `docker import`, and tags it ref (if not empty).
 func (s *Store) Import(r io.Reader, ref string, opts ImportOptions) (*Image, error) {
 	var cfg v1.ConfigFile
-	if err := ApplyChanges(&cfg.Config, opts.Changes); err != nil {
-		return nil, fmt.Errorf("importing %s: %w", ref, err)
+	if opts.Config != nil {
+		cfg.Config = *opts.Config
 	}
 	if ref != "" {
 		if _, err := ParseReference(ref); err != nil {

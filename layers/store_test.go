@@ -10,13 +10,14 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 )
 
-func importTar(t *testing.T, s *Store, ref string, tarball []byte, changes ...string) *Image {
+func importTar(t *testing.T, s *Store, ref string, tarball []byte) *Image {
 	t.Helper()
-	img, err := s.Import(bytes.NewReader(tarball), ref, ImportOptions{Changes: changes})
+	img, err := s.Import(bytes.NewReader(tarball), ref, ImportOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +36,10 @@ func countDir(t *testing.T, dir string) int {
 func TestImportAndLookup(t *testing.T) {
 	s := openTestStore(t)
 	tb := mkTar(t, tent{name: "bin/", typ: '5'}, tent{name: "bin/hello", body: "hi\n", mode: 0o755})
-	img := importTar(t, s, "hello:1", tb, `CMD ["/bin/hello"]`, "ENV A=b")
+	img, err := s.Import(bytes.NewReader(tb), "hello:1", ImportOptions{Config: &v1.Config{Cmd: []string{"/bin/hello"}, Env: []string{"A=b"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if diff := cmp.Diff([]string{"hello:1"}, img.RepoTags); diff != "" {
 		t.Error(diff)
 	}

@@ -8,6 +8,9 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/stack-dev/stack/build"
 	"github.com/stack-dev/stack/layers"
 )
 
@@ -56,7 +59,11 @@ func runImport(cmd *cobra.Command, opts importOptions, args []string) error {
 	if len(args) == 2 {
 		ref = args[1]
 	}
-	img, err := store.Import(r, ref, layers.ImportOptions{Changes: opts.changes, Message: opts.message})
+	var cfg v1.Config
+	if err := build.ApplyChanges(&cfg, opts.changes); err != nil {
+		return fmt.Errorf("importing: %w", err)
+	}
+	img, err := store.Import(r, ref, layers.ImportOptions{Config: &cfg, Message: opts.message})
 	if err != nil {
 		return err
 	}
