@@ -55,7 +55,10 @@ median() { # run the command RUNS times, print the median wall time in ms
 
 cd "$work/proj"
 echo "stack plan, 50 services / 5 networks, empty root:      $(median "$bin" --root "$work/root" plan --detailed-exitcode)"
-# A converged record, as `stack up` leaves it (planner.Apply of the plan).
+# A recorded project, as `stack up` leaves it (planner.Apply of the plan),
+# but with nothing on the host: plan reads every record and checks every
+# container and bridge against the kernel, then plans the repairs — the
+# cost of the cross-checks at this size. (The no-op plan with everything
+# really up is measured by bench/up.sh.)
 (cd "$here" && go run ./bench/planrecord "$work/root" "$work/proj/stack.yaml")
-echo "stack plan, 50 services / 5 networks, everything up:   $(median "$bin" --root "$work/root" plan --detailed-exitcode)"
-"$bin" --root "$work/root" plan --detailed-exitcode > /dev/null || { echo "the no-op plan is not empty" >&2; exit 1; }
+echo "stack plan, 50 services / 5 networks, recorded, cross-checked: $(median "$bin" --root "$work/root" plan --detailed-exitcode)"
