@@ -193,14 +193,14 @@ op() { # tool op: the timed command
 }
 ids() { # tool: "service container-id" of every running container, sorted
 	case $1 in
-	stack) "$bin" --root "$root" ps --filter "label=com.docker.compose.project=$P" --format json | sed -n 's/.*"ID":"\([0-9a-f]*\)".*"Names":"[^"]*-\([a-z]*\)-1".*/\2 \1/p' ;;
+	stack) "${S[@]}" ps --filter "label=com.docker.compose.project=$P" --format json | sed -n 's/.*"ID":"\([0-9a-f]*\)".*"Names":"[^"]*-\([a-z]*\)-1".*/\2 \1/p' ;;
 	docker-compose) $D ps --filter "label=com.docker.compose.project=$P" --format '{{.Label "com.docker.compose.service"}} {{.ID}}' ;;
 	podman-compose) $PNS podman ps --filter "label=io.podman.compose.project=$P" --format '{{index .Labels "com.docker.compose.service"}} {{.ID}}' ;;
 	esac | sort
 }
 command_of_b() {
 	case $1 in
-	stack) "$bin" --root "$root" ps --filter "label=com.docker.compose.project=$P" --format json | grep '"Names":"upbench-b-1"' | grep -o 'sleep [0-9]*' ;;
+	stack) "${S[@]}" ps --filter "label=com.docker.compose.project=$P" --format json | grep '"Names":"upbench-b-1"' | grep -o 'sleep [0-9]*' ;;
 	docker-compose) $D inspect -f '{{join .Config.Cmd " "}}' "${P}_b_1" ;;
 	podman-compose) $PNS podman inspect -f '{{join .Config.Cmd " "}}' "${P}_b_1" ;;
 	esac
