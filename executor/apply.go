@@ -68,7 +68,7 @@ type StepEvent struct {
 type ApplyOptions struct {
 	Parallel    int             // steps at a time in each phase; default 4
 	StopTimeout time.Duration   // grace period when stopping containers (0: kill at once); negative: the service's stop_grace_period, else 10s
-	Progress    func(StepEvent) // called serialized; may be nil
+	Progress    func(StepEvent) // called serialized, as each step starts and ends; may be nil
 	NoStart     bool            // create containers but do not start them
 	WaitTimeout time.Duration   // for depends_on conditions; 0: no limit but ctx
 }
@@ -117,14 +117,22 @@ type applier struct {
 	mu      sync.Mutex // guards rec, the record file and started
 	rec     *ProjectRecord
 	started map[string]time.Time // task id → start, for progress
+
+	progressMu sync.Mutex // serializes Progress calls
 }
 
-// timed wraps a task's run to note its start for progress reports.
-func (a *applier) timed(id string, run func(context.Context) error) func(context.Context) error {
+// timed wraps a task's run to note its start and report it.
+func (a *applier) timed(st *planner.Step, phase string, run func(context.Context) error) func(context.Context) error {
+	id := taskID(st)
 	return func(ctx context.Context) error {
 		a.mu.Lock()
 		a.started[id] = time.Now()
 		a.mu.Unlock()
+		if a.opts.Progress != nil {
+			a.progressMu.Lock()
+			a.opts.Progress(StepEvent{Step: st, Phase: phase})
+			a.progressMu.Unlock()
+		}
 		return run(ctx)
 	}
 }
@@ -187,7 +195,7 @@ func apply(ctx context.Context, root string, desired *spec.Stack, plan *planner.
 		if st.Action != planner.Remove && st.Action != planner.Replace {
 			continue
 		}
-		down = append(down, task{id: taskID(st), deps: dependents[st.ID], run: a.timed(taskID(st), func(ctx context.Context) error {
+		down = append(down, task{id: taskID(st), deps: dependents[st.ID], run: a.timed(st, "teardown", func(ctx context.Context) error {
 			return a.teardown(ctx, st)
 		})})
 	}
@@ -215,7 +223,7 @@ func apply(ctx context.Context, root string, desired *spec.Stack, plan *planner.
 				deps = append(deps, taskID(dst))
 			}
 		}
-		up = append(up, task{id: taskID(st), deps: deps, run: a.timed(taskID(st), func(ctx context.Context) error {
+		up = append(up, task{id: taskID(st), deps: deps, run: a.timed(st, "apply", func(ctx context.Context) error {
 			return a.build(ctx, st)
 		})})
 	}
@@ -255,7 +263,9 @@ func (a *applier) progress(phase string, byID map[int]*planner.Step) func(string
 			a.mu.Lock()
 			t0 := a.started[id]
 			a.mu.Unlock()
+			a.progressMu.Lock()
 			a.opts.Progress(StepEvent{Step: stepOf(byID, id), Phase: phase, Done: true, Err: err, Elapsed: time.Since(t0)})
+			a.progressMu.Unlock()
 		}
 	}
 }

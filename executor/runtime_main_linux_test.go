@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/stack-dev/stack/executor/container"
 	"github.com/stack-dev/stack/layers"
 )
@@ -88,7 +89,7 @@ func busyboxRoot(t testing.TB) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := store.Import(bytes.NewReader(tarball), "busybox:latest", layers.ImportOptions{Changes: []string{`CMD ["sh"]`}}); err != nil {
+	if _, err := store.Import(bytes.NewReader(tarball), "busybox:latest", layers.ImportOptions{Config: &v1.Config{Cmd: []string{"sh"}}}); err != nil {
 		t.Fatal(err)
 	}
 	return root

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,6 +22,9 @@ type upProgress struct {
 	mu   sync.Mutex
 	w    io.Writer
 	mode string
+	// tty: the steps in flight, shown on a status line below the done ones.
+	running map[string]time.Time
+	status  bool // a status line is on the screen
 }
 
 func newUpProgress(w io.Writer, mode string) *upProgress {
@@ -29,7 +34,7 @@ func newUpProgress(w io.Writer, mode string) *upProgress {
 			mode = "tty"
 		}
 	}
-	return &upProgress{w: w, mode: mode}
+	return &upProgress{w: w, mode: mode, running: map[string]time.Time{}}
 }
 
 func validProgress(mode string) error {
@@ -47,6 +52,7 @@ func (p *upProgress) line(format string, args ...any) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.clearStatus()
 	fmt.Fprintf(p.w, format+"\n", args...)
 }
 
@@ -57,9 +63,21 @@ var doneWords = map[planner.Operation]string{
 	planner.OpRepairRules: "rules repaired",
 }
 
-// step reports one finished plan step.
+// step reports one plan step starting or finished.
 func (p *upProgress) step(e executor.StepEvent) {
 	if e.Step == nil {
+		return
+	}
+	if !e.Done {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		switch p.mode {
+		case "tty":
+			p.running[e.Step.Resource] = time.Now()
+			p.drawStatus()
+		case "json":
+			json.NewEncoder(p.w).Encode(map[string]any{"resource": e.Step.Resource, "status": "started", "operation": e.Step.Operation})
+		}
 		return
 	}
 	word := doneWords[e.Step.Operation]
@@ -84,12 +102,42 @@ func (p *upProgress) resource(res, word string, err error, elapsed time.Duration
 	mark, ok, ko := "✔", "", ""
 	if p.mode == "tty" {
 		ok, ko = "\x1b[32m", "\x1b[31m"
+		p.clearStatus()
+		delete(p.running, res)
+		defer p.drawStatus()
 	}
 	if err != nil {
 		fmt.Fprintf(p.w, "%s✘%s %s failed %.2fs: %v\n", ko, reset(p.mode), res, elapsed.Seconds(), err)
 		return
 	}
 	fmt.Fprintf(p.w, "%s%s%s %s %s %.2fs\n", ok, mark, reset(p.mode), res, word, elapsed.Seconds())
+}
+
+// drawStatus shows the steps in flight on one line (tty mode; p.mu held).
+func (p *upProgress) drawStatus() {
+	p.clearStatus()
+	if len(p.running) == 0 {
+		return
+	}
+	names := make([]string, 0, len(p.running))
+	for r := range p.running {
+		names = append(names, r)
+	}
+	sort.Strings(names)
+	line := "⠿ " + strings.Join(names, ", ")
+	if len(line) > 100 {
+		line = line[:97] + "..."
+	}
+	fmt.Fprintf(p.w, "\x1b[2m%s\x1b[0m", line)
+	p.status = true
+}
+
+// clearStatus erases the status line (tty mode; p.mu held).
+func (p *upProgress) clearStatus() {
+	if p.status {
+		fmt.Fprint(p.w, "\r\x1b[K")
+		p.status = false
+	}
 }
 
 func reset(mode string) string {
