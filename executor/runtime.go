@@ -17,6 +17,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -95,6 +96,8 @@ type RunOptions struct {
 	BlkioWeight    uint16
 	DeviceReadBps  []string // PATH:RATE
 	DeviceWriteBps []string
+	// Devices are docker's --device HOST[:CONTAINER[:PERMS]].
+	Devices []string
 }
 
 // Container is a container's record, <root>/containers/<id>/config.json:
@@ -339,6 +342,9 @@ func buildContainer(root, id string, opts *RunOptions, img *v1.ConfigFile, image
 		return nil, err
 	}
 	res.AllowAllDevices = opts.Privileged
+	if rc.Devices, res.Devices, err = buildDevices(opts); err != nil {
+		return nil, err
+	}
 	c.Runtime = rc
 	c.Resources = *res
 	c.SeccompProfile = sec.seccomp
@@ -346,6 +352,40 @@ func buildContainer(root, id string, opts *RunOptions, img *v1.ConfigFile, image
 		c.SeccompProfile = "unconfined"
 	}
 	return c, nil
+}
+
+// buildDevices gives a privileged container every device of the host's /dev
+// (its device cgroup allows all), and adds each --device node with its
+// device-cgroup rule after docker's default ones. Nothing walks /dev for an
+// unprivileged container.
+func buildDevices(opts *RunOptions) ([]container.Device, []string, error) {
+	var devs []container.Device
+	if opts.Privileged {
+		host, err := container.HostDevices()
+		if err != nil {
+			return nil, nil, err
+		}
+		devs = host
+	}
+	var rules []string
+	for _, s := range opts.Devices {
+		host, ctr, perms, err := container.ParseDeviceSpec(s)
+		if err != nil {
+			return nil, nil, err
+		}
+		d, err := container.DeviceFromPath(host, ctr)
+		if err != nil {
+			return nil, nil, fmt.Errorf("error gathering device information while adding device %q: %w", host, err)
+		}
+		// Replace a host device of the same path (privileged + --device).
+		devs = slices.DeleteFunc(devs, func(o container.Device) bool { return o.Path == d.Path })
+		devs = append(devs, d)
+		if rules == nil {
+			rules = slices.Clone(cgroups.DefaultDeviceRules)
+		}
+		rules = append(rules, d.Rule(perms))
+	}
+	return devs, rules, nil
 }
 
 // mergeEnv builds the environment as docker does: the image's, then PATH if

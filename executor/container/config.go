@@ -28,6 +28,9 @@ type Config struct {
 	// Privileged mounts /sys read-write; masking and capabilities are the
 	// caller's choice (it passes no masked paths and all capabilities).
 	Privileged bool `json:"privileged,omitempty"`
+	// Devices are device nodes made in /dev besides the standard ones: the
+	// host's for a privileged container (HostDevices), and --device ones.
+	Devices []Device `json:"devices,omitempty"`
 
 	Namespaces Namespaces `json:"namespaces"`
 	Process    Process    `json:"process"`

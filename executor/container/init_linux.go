@@ -115,6 +115,9 @@ func initContainer(cfg *Config, sync int) error {
 	if err := makeDevices(root); err != nil {
 		return err
 	}
+	if err := makeExtraDevices(root, cfg.Devices); err != nil {
+		return err
+	}
 	var ptyName string
 	if cfg.Process.Terminal {
 		if ptyName, err = setupConsole(root, sync, true); err != nil {

@@ -1,0 +1,60 @@
+package container
+
+import (
+	"errors"
+	"os"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestHostDevices reads the real /dev (nothing is changed).
+func TestHostDevices(t *testing.T) {
+	devs, err := HostDevices()
+	if err != nil {
+		t.Fatal(err)
+	}
+	byPath := map[string]Device{}
+	for _, d := range devs {
+		byPath[d.Path] = d
+	}
+	for _, p := range []string{"/dev/null", "/dev/tty", "/dev/ptmx", "/dev/console", "/dev/pts/ptmx", "/dev/stdin"} {
+		if _, ok := byPath[p]; ok {
+			t.Errorf("%s listed: the container makes its own", p)
+		}
+	}
+	found := 0
+	for _, p := range []string{"/dev/vda", "/dev/loop0", "/dev/sda", "/dev/kmsg"} {
+		var st unix.Stat_t
+		if err := unix.Lstat(p, &st); err != nil {
+			continue
+		}
+		found++
+		d, ok := byPath[p]
+		if !ok {
+			t.Errorf("%s not listed", p)
+			continue
+		}
+		typ := map[uint32]string{unix.S_IFCHR: "c", unix.S_IFBLK: "b"}[st.Mode&unix.S_IFMT]
+		if d.Type != typ || d.Major != unix.Major(st.Rdev) || d.Minor != unix.Minor(st.Rdev) ||
+			d.Mode != st.Mode&0o7777 || d.UID != st.Uid || d.GID != st.Gid {
+			t.Errorf("%s: got %+v, stat says mode %o rdev %d:%d", p, d, st.Mode, unix.Major(st.Rdev), unix.Minor(st.Rdev))
+		}
+	}
+	if found == 0 {
+		t.Skip("this host has none of vda, loop0, sda, kmsg")
+	}
+}
+
+func TestDeviceFromPath(t *testing.T) {
+	d, err := DeviceFromPath("/dev/null", "/dev/mynull")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d != (Device{Path: "/dev/mynull", Type: "c", Major: 1, Minor: 3, Mode: d.Mode, UID: d.UID, GID: d.GID}) {
+		t.Fatalf("got %+v", d)
+	}
+	if _, err := DeviceFromPath(os.TempDir(), "/x"); !errors.Is(err, ErrNotDevice) {
+		t.Fatalf("a directory: got %v", err)
+	}
+}
