@@ -342,7 +342,7 @@ func buildContainer(root, id string, opts *RunOptions, img *v1.ConfigFile, image
 		return nil, err
 	}
 	res.AllowAllDevices = opts.Privileged
-	if rc.Devices, res.Devices, err = buildDevices(opts); err != nil {
+	if rc.Devices, err = buildDevices(opts); err != nil {
 		return nil, err
 	}
 	c.Runtime = rc
@@ -355,30 +355,44 @@ func buildContainer(root, id string, opts *RunOptions, img *v1.ConfigFile, image
 }
 
 // buildDevices gives a privileged container every device of the host's /dev
-// (its device cgroup allows all), and adds each --device node with its
-// device-cgroup rule after docker's default ones. Nothing walks /dev for an
-// unprivileged container.
-func buildDevices(opts *RunOptions) ([]container.Device, []string, error) {
+// (its device cgroup allows all), then each --device node. Nothing walks
+// /dev for an unprivileged container.
+func buildDevices(opts *RunOptions) ([]container.Device, error) {
 	var devs []container.Device
 	if opts.Privileged {
 		host, err := container.HostDevices()
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		devs = host
 	}
+	extra, _, err := extraDevices(opts.Devices)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range extra {
+		// --device replaces a host device of the same path.
+		devs = slices.DeleteFunc(devs, func(o container.Device) bool { return o.Path == d.Path })
+		devs = append(devs, d)
+	}
+	return devs, nil
+}
+
+// extraDevices reads docker's --device HOST[:CONTAINER[:PERMS]] values: the
+// nodes to make, and the v1 device-cgroup rules (docker's default ones, then
+// one per device; nil without --device, which means the default ones).
+func extraDevices(specs []string) ([]container.Device, []string, error) {
+	var devs []container.Device
 	var rules []string
-	for _, s := range opts.Devices {
+	for _, s := range specs {
 		host, ctr, perms, err := container.ParseDeviceSpec(s)
 		if err != nil {
 			return nil, nil, err
 		}
 		d, err := container.DeviceFromPath(host, ctr)
 		if err != nil {
-			return nil, nil, fmt.Errorf("error gathering device information while adding device %q: %w", host, err)
+			return nil, nil, fmt.Errorf("gathering device information of %q: %w", host, err)
 		}
-		// Replace a host device of the same path (privileged + --device).
-		devs = slices.DeleteFunc(devs, func(o container.Device) bool { return o.Path == d.Path })
 		devs = append(devs, d)
 		if rules == nil {
 			rules = slices.Clone(cgroups.DefaultDeviceRules)
@@ -626,6 +640,10 @@ func buildResources(o *RunOptions) (*cgroups.Resources, error) {
 	r := &cgroups.Resources{
 		CPUShares: uint64(o.CPUShares), CpusetCpus: o.CpusetCpus, CpusetMems: o.CpusetMems,
 		BlkioWeight: o.BlkioWeight,
+	}
+	var err error
+	if _, r.Devices, err = extraDevices(o.Devices); err != nil {
+		return nil, err
 	}
 	if o.CPUShares < 0 {
 		return nil, fmt.Errorf("invalid --cpu-shares %d", o.CPUShares)

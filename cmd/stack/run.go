@@ -202,6 +202,7 @@ func addContainerFlags(cmd *cobra.Command, opts *runOptions) {
 	f.Uint16Var(&opts.BlkioWeight, "blkio-weight", 0, "block IO (relative weight), between 10 and 1000, or 0 to disable")
 	f.StringArrayVar(&opts.DeviceReadBps, "device-read-bps", nil, "limit read rate (bytes per second) from a device (PATH:RATE)")
 	f.StringArrayVar(&opts.DeviceWriteBps, "device-write-bps", nil, "limit write rate (bytes per second) to a device (PATH:RATE)")
+	f.StringArrayVar(&opts.Devices, "device", nil, "add a host device to the container (HOST[:CONTAINER[:PERMS]])")
 	addRunNetworkFlags(f, &opts.Net)
 }
 

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/stack-dev/stack/internal/testenv"
 )
 
 // TestHostDevices reads the real /dev (nothing is changed).
@@ -57,4 +59,45 @@ func TestDeviceFromPath(t *testing.T) {
 	if _, err := DeviceFromPath(os.TempDir(), "/x"); !errors.Is(err, ErrNotDevice) {
 		t.Fatalf("a directory: got %v", err)
 	}
+}
+
+// TestMakeExtraDevices makes nodes in a temporary directory (no mount).
+func TestMakeExtraDevices(t *testing.T) {
+	testenv.RequirePrivileged(t)
+	root := t.TempDir()
+	if err := os.MkdirAll(root+"/dev", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// An entry that is there already (a volume over it) is left alone.
+	if err := os.WriteFile(root+"/dev/taken", []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	devs := []Device{
+		{Path: "/dev/loopx", Type: "b", Major: 7, Minor: 0, Mode: 0o660, UID: 0, GID: 6},
+		{Path: "/dev/net/tunx", Type: "c", Major: 10, Minor: 200, Mode: 0o666, UID: 1000, GID: 1000},
+		{Path: "/dev/taken", Type: "c", Major: 1, Minor: 3, Mode: 0o666},
+	}
+	if err := makeExtraDevices(root, devs); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range devs[:2] {
+		var st unix.Stat_t
+		if err := unix.Lstat(root+d.Path, &st); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := deviceFromStat(&st); got != (Device{Type: d.Type, Major: d.Major, Minor: d.Minor, Mode: d.Mode, UID: d.UID, GID: d.GID}) {
+			t.Errorf("%s: got %+v", d.Path, got)
+		}
+	}
+	if b, _ := os.ReadFile(root + "/dev/taken"); string(b) != "mine" {
+		t.Errorf("an existing entry was replaced: %q", b)
+	}
+
+	// A node that cannot be made is named.
+	err := makeExtraDevices(root, []Device{{Path: "/dev/taken/sub", Type: "c", Major: 1, Minor: 3, Mode: 0o666}})
+	var de *DeviceError
+	if !errors.As(err, &de) || de.Device.Path != "/dev/taken/sub" || !errors.Is(err, unix.ENOTDIR) {
+		t.Fatalf("got %v, want a DeviceError for /dev/taken/sub", err)
+	}
+	t.Log(err)
 }
