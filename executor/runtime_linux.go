@@ -410,16 +410,18 @@ func SpawnInit(root string, opts *RunOptions, o AttachOptions) (*Early, error) {
 	// The container's own network namespace file exists before the init
 	// is cloned: the init's mount namespace is a copy of ours, and a bind
 	// mount made after the copy would not be in it.
-	netns, err := prepareNetNS(root, opts, ns)
-	if err != nil {
-		return nil, err
-	}
+	// The options are checked before anything is made, so a bad one leaves
+	// nothing behind.
 	res, err := buildResources(opts)
 	if err != nil {
 		return nil, err
 	}
 	res.AllowAllDevices = opts.Privileged
 	host, err := cgroups.Detect()
+	if err != nil {
+		return nil, err
+	}
+	netns, err := prepareNetNS(root, opts, ns)
 	if err != nil {
 		return nil, err
 	}

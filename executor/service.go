@@ -128,6 +128,14 @@ func runOptionsFor(root string, cs *containerSpec) (*RunOptions, error) {
 		}
 	}
 
+	for _, d := range s.Devices {
+		perms := d.Permissions
+		if perms == "" {
+			perms = "rwm"
+		}
+		o.Devices = append(o.Devices, d.Source+":"+d.Target+":"+perms)
+	}
+
 	// Health.
 	if h := s.Healthcheck; h != nil {
 		hc := &HealthConfig{Test: h.Test, Interval: h.Interval.Std(), Timeout: h.Timeout.Std(),
