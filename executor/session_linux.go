@@ -137,6 +137,22 @@ func (s *Session) Down(ctx context.Context, opts DownOptions) error {
 	sem := make(chan struct{}, 8)
 	var wg sync.WaitGroup
 	var removed []string
+	// With no grace period nothing needs the network while the containers
+	// go: the kernel's slow bridge deletion overlaps their removal, and
+	// RemoveNetwork below finds the link gone. (With a grace period the
+	// containers keep talking to each other while they stop.)
+	if timeout == 0 {
+		for _, n := range rec.Networks {
+			if n.External {
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				s.drv.net.DropBridge(ctx, n.HostName) // errors: RemoveNetwork retries
+			}()
+		}
+	}
 	for _, c := range rec.Containers {
 		wg.Add(1)
 		go func() {

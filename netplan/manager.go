@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -311,6 +312,27 @@ func (m *Manager) RemoveNetwork(ctx context.Context, name string) error {
 		return err
 	}
 	m.log.Info("network removed", "network", name, "bridge", n.Bridge)
+	return nil
+}
+
+// DropBridge deletes the bridge link of a network and nothing else: no
+// record, endpoint or rule changes. Deleting a bridge takes the kernel tens
+// of milliseconds even with ports still enslaved, so a caller tearing a
+// whole network down (stack down) starts it while the containers go, and
+// finishes with RemoveNetwork, which finds the link gone. A network left
+// this way by a crash is seen as drift (bridge missing) and repaired by
+// CreateNetwork, or removed by RemoveNetwork.
+func (m *Manager) DropBridge(ctx context.Context, name string) error {
+	n, err := m.InspectNetwork(ctx, name)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		return err
+	}
+	if err := m.k.deleteLink(n.Bridge); err != nil {
+		return fmt.Errorf("removing network %s: %w", name, err)
+	}
 	return nil
 }
 

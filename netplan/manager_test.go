@@ -232,3 +232,33 @@ func TestManagerRecords(t *testing.T) {
 		t.Fatalf("left: rules %v, links %v", f.rules != nil, f.links)
 	}
 }
+
+func TestDropBridgeThenRemove(t *testing.T) {
+	m, f := fakeManager(t)
+	ctx := context.Background()
+	n, err := m.CreateNetwork(ctx, NetworkConfig{Name: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := f.links[n.Bridge]; !ok {
+		t.Fatalf("no bridge %s after create: %v", n.Bridge, f.links)
+	}
+	if err := m.DropBridge(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := f.links[n.Bridge]; ok {
+		t.Fatal("bridge still there after DropBridge")
+	}
+	if _, err := m.InspectNetwork(ctx, "a"); err != nil {
+		t.Fatalf("DropBridge removed the record: %v", err)
+	}
+	if err := m.RemoveNetwork(ctx, "a"); err != nil {
+		t.Fatalf("RemoveNetwork after DropBridge: %v", err)
+	}
+	if _, err := m.InspectNetwork(ctx, "a"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("record left: %v", err)
+	}
+	if err := m.DropBridge(ctx, "gone"); err != nil {
+		t.Fatalf("DropBridge of an unknown network: %v", err)
+	}
+}
