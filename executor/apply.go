@@ -51,8 +51,6 @@ type containerSpec struct {
 	// NetnsOf names the container whose network namespace this one joins
 	// (network_mode service:X / container:NAME), resolved to its record.
 	NetnsOf *ContainerRecord
-	// Peers are the project's other containers, for /etc/hosts.
-	Peers []*ContainerRecord
 }
 
 // StepEvent is reported as each step starts and ends, for progress output.
@@ -69,7 +67,6 @@ type ApplyOptions struct {
 	Parallel    int             // steps at a time in each phase; default 4
 	StopTimeout time.Duration   // grace period when stopping containers (0: kill at once); negative: the service's stop_grace_period, else 10s
 	Progress    func(StepEvent) // called serialized, as each step starts and ends; may be nil
-	NoStart     bool            // create containers but do not start them
 	WaitTimeout time.Duration   // for depends_on conditions; 0: no limit but ctx
 }
 
@@ -520,7 +517,6 @@ func (a *applier) buildService(ctx context.Context, st *planner.Step, name strin
 			netKeys = append(netKeys, key)
 		}
 	}
-	peers := append([]*ContainerRecord(nil), a.rec.Containers...)
 	a.mu.Unlock()
 	sort.Strings(netKeys)
 
@@ -550,7 +546,7 @@ func (a *applier) buildService(ctx context.Context, st *planner.Step, name strin
 		cs := &containerSpec{
 			Project: a.plan.Project, Stack: a.desired, Service: s,
 			Number: instanceNumber(a.plan.Project, s, iname), Name: iname,
-			ImageRef: imageRef, ImageID: imageID, Networks: nets, NetnsOf: netnsOf, Peers: peers,
+			ImageRef: imageRef, ImageID: imageID, Networks: nets, NetnsOf: netnsOf,
 		}
 		c, err := a.drv.createContainer(ctx, cs)
 		if err != nil {
@@ -563,9 +559,6 @@ func (a *applier) buildService(ctx context.Context, st *planner.Step, name strin
 			return err
 		}
 		made = append(made, c)
-	}
-	if a.opts.NoStart {
-		return nil
 	}
 	if err := a.waits(ctx, st); err != nil {
 		return err
@@ -634,15 +627,21 @@ func (a *applier) imageRefOf(s *spec.Service) string {
 // imageIDFor takes the id of an image the project records (made or pulled
 // by this or an earlier run), else asks the store.
 func (a *applier) imageIDFor(ctx context.Context, ref string) (string, error) {
-	a.mu.Lock()
-	img := a.rec.Images[ref]
-	a.mu.Unlock()
-	if img != nil && img.ID != "" {
-		return img.ID, nil
-	}
+	// What the store holds is what the container runs (it is created from
+	// the reference): record that, and keep the project's image record in
+	// step with it, or the next plan would see the container's image as
+	// changed for ever.
 	id, err := a.drv.imageID(ctx, ref)
 	if err != nil {
 		return "", fmt.Errorf("image %s: %w", ref, err)
+	}
+	a.mu.Lock()
+	img := a.rec.Images[ref]
+	a.mu.Unlock()
+	if img != nil && img.ID != id && img.InputHash == "" {
+		if err := a.update(func(*ProjectRecord) { img.ID = id }); err != nil {
+			return "", err
+		}
 	}
 	return id, nil
 }

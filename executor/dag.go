@@ -22,8 +22,9 @@ type dagResult struct {
 }
 
 // runDAG runs tasks respecting their dependencies, at most parallel at a
-// time. After the first failure no new task starts (tasks already running
-// finish); everything not started is reported as not attempted. onDone is
+// time. After the first failure, or once ctx ends, no new task starts
+// (tasks already running finish); everything not started is reported as
+// not attempted. onDone is
 // called once per finished task, serialized, so it may record state.
 // The order of the result lists follows the order of tasks.
 func runDAG(ctx context.Context, tasks []task, parallel int, onDone func(id string, err error)) dagResult {
@@ -72,22 +73,19 @@ func runDAG(ctx context.Context, tasks []task, parallel int, onDone func(id stri
 	start = func(i int) {
 		defer wg.Done()
 		sem <- struct{}{}
-		var err error
-		if ctx.Err() != nil {
-			err = ctx.Err()
-		} else {
+		mu.Lock()
+		skip := stopped || ctx.Err() != nil
+		mu.Unlock()
+		if skip {
+			// After a failure or an interruption nothing new starts: the
+			// task is reported as not attempted.
+			<-sem
 			mu.Lock()
-			skip := stopped
+			state[i] = 0
 			mu.Unlock()
-			if skip {
-				<-sem
-				mu.Lock()
-				state[i] = 0 // never attempted
-				mu.Unlock()
-				return
-			}
-			err = tasks[i].run(ctx)
+			return
 		}
+		err := tasks[i].run(ctx)
 		<-sem
 		mu.Lock()
 		defer mu.Unlock()

@@ -2,15 +2,16 @@ package executor
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/stack-dev/stack/build"
 	"github.com/stack-dev/stack/layers"
@@ -33,8 +34,6 @@ type hostDriver struct {
 	// build output (nil: discarded).
 	out io.Writer
 }
-
-// var _ driver = (*hostDriver)(nil) -- containers land with the supervisor
 
 func newHostDriver(root string, log *slog.Logger) (*hostDriver, error) {
 	store, err := layers.Open(root)
@@ -193,7 +192,7 @@ func (d *hostDriver) makeImage(ctx context.Context, op planner.Operation, name s
 		c := img.Commit
 		return build.CommitImage(ctx, d.store, d.runner, build.CommitSpec{
 			From: c.From, Run: c.Run, Author: c.Author, Message: c.Message,
-			Changes: commitChanges(c.Changes), Tag: name, Network: "none",
+			Changes: build.ChangesFromConfig(commitConfig(c.Changes)), Tag: name, Network: "none",
 			Stdout: d.out, Stderr: d.out,
 		})
 	case planner.OpBuild:
@@ -232,58 +231,28 @@ func buildOf(desired *spec.Stack, name string) (*spec.Build, []string) {
 	return nil, nil
 }
 
-// commitChanges turns structured commit changes into `docker commit -c`
-// lines, in a fixed order.
-func commitChanges(c spec.ImageChanges) []string {
-	var out []string
-	q := func(list []string) string {
-		s := "["
-		for i, x := range list {
-			if i > 0 {
-				s += ","
-			}
-			s += strconv.Quote(x)
+// commitConfig is the runtime config a commit's structured changes set,
+// for build.ChangesFromConfig.
+func commitConfig(c spec.ImageChanges) *v1.Config {
+	cfg := &v1.Config{Cmd: c.Cmd, Entrypoint: c.Entrypoint, User: c.User, WorkingDir: c.WorkingDir,
+		StopSignal: c.StopSignal, Labels: c.Labels}
+	for _, k := range sortedKeys(c.Env) {
+		cfg.Env = append(cfg.Env, k+"="+c.Env[k])
+	}
+	for _, p := range c.Expose {
+		if !strings.Contains(p, "/") {
+			p += "/tcp"
 		}
-		return s + "]"
+		if cfg.ExposedPorts == nil {
+			cfg.ExposedPorts = map[string]struct{}{}
+		}
+		cfg.ExposedPorts[p] = struct{}{}
 	}
-	if c.Entrypoint != nil {
-		out = append(out, "ENTRYPOINT "+q(c.Entrypoint))
+	for _, v := range c.Volumes {
+		if cfg.Volumes == nil {
+			cfg.Volumes = map[string]struct{}{}
+		}
+		cfg.Volumes[v] = struct{}{}
 	}
-	if c.Cmd != nil {
-		out = append(out, "CMD "+q(c.Cmd))
-	}
-	keys := make([]string, 0, len(c.Env))
-	for k := range c.Env {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		out = append(out, "ENV "+k+"="+strconv.Quote(c.Env[k]))
-	}
-	for _, e := range c.Expose {
-		out = append(out, "EXPOSE "+e)
-	}
-	keys = keys[:0]
-	for k := range c.Labels {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		out = append(out, "LABEL "+strconv.Quote(k)+"="+strconv.Quote(c.Labels[k]))
-	}
-	if c.User != "" {
-		out = append(out, "USER "+c.User)
-	}
-	if c.WorkingDir != "" {
-		out = append(out, "WORKDIR "+c.WorkingDir)
-	}
-	if len(c.Volumes) > 0 {
-		out = append(out, "VOLUME "+q(c.Volumes))
-	}
-	if c.StopSignal != "" {
-		out = append(out, "STOPSIGNAL "+c.StopSignal)
-	}
-	return out
+	return cfg
 }
-
-var errNotImplemented = errors.New("not implemented")

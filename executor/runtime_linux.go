@@ -100,6 +100,13 @@ func CreateContainer(root string, opts *RunOptions, log *slog.Logger) (c *Contai
 	if err := os.Mkdir(tmp, 0o700); err != nil {
 		return nil, fmt.Errorf("creating container %s: %w", id, err)
 	}
+	// The directory stays locked while it is filled: a cleanup of
+	// interrupted creates (clearInterruptedCreates) skips a locked one,
+	// whoever is creating it. The kernel drops the lock if we are killed.
+	if d, err := os.Open(tmp); err == nil {
+		unix.Flock(int(d.Fd()), unix.LOCK_EX)
+		defer d.Close()
+	}
 	// The rootfs: the image's layers, top first, under a writable layer
 	// (what layers.PrepareRootfs makes, without its fsync on this path).
 	var lower []string

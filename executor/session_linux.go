@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/stack-dev/stack/planner"
 	"github.com/stack-dev/stack/spec"
 )
@@ -230,10 +232,11 @@ func (s *Session) Down(ctx context.Context, opts DownOptions) error {
 			err := os.RemoveAll(filepath.Join(s.root, "volumes", v.HostName))
 			report("volume/"+v.HostName, err, t0)
 			if err != nil {
-				errs = append(errs, err)
+				errs = append(errs, fmt.Errorf("volume %s: %w", v.HostName, err))
+				continue // kept in the record: the next down -v tries again
 			}
+			delete(rec.Volumes, key)
 		}
-		rec.Volumes = nil
 	}
 	if opts.RemoveImages == "local" || opts.RemoveImages == "all" {
 		for _, name := range sortedKeys(rec.Images) {
@@ -318,6 +321,21 @@ func (s *Session) Rebuild(ctx context.Context, desired *spec.Stack, digests map[
 	return nil
 }
 
+// creating reports whether a CreateContainer is filling dir now: it holds
+// an exclusive flock on the directory until it returns.
+func creating(dir string) bool {
+	d, err := os.Open(dir)
+	if err != nil {
+		return false
+	}
+	defer d.Close()
+	if err := unix.Flock(int(d.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		return true
+	}
+	unix.Flock(int(d.Fd()), unix.LOCK_UN)
+	return false
+}
+
 // clearInterruptedCreates removes what an up killed inside CreateContainer
 // left of the project's containers: the runtime fills a container's
 // directory under containers/.new-<id> and renames it into place last, so
@@ -378,6 +396,9 @@ func clearInterruptedCreates(ctx context.Context, root, project string) error {
 		}
 		if _, err := os.Stat(containerDir(root, id)); err == nil {
 			continue // renamed into place: a stray adoptStrays takes
+		}
+		if creating(filepath.Join(root, "containers", ".new-"+id)) {
+			continue // a create still under way (another project's, or a stack run)
 		}
 		if err := releaseNetwork(root, id); err != nil {
 			return fmt.Errorf("releasing the network of interrupted container %s: %w", id, err)

@@ -137,7 +137,7 @@ func runUp(cmd *cobra.Command, args []string, opts upOptions) error {
 	}
 	if plan.Empty() {
 		pr.line("No changes. Project %s matches the stack file.", st.Name)
-	} else {
+	} else if pr.mode != "json" { // json: only the events (stack plan --format json has the plan)
 		if err := plan.WriteText(errOut, planner.TextOptions{Color: colorOutput(errOut)}); err != nil {
 			return err
 		}
@@ -154,6 +154,9 @@ func runUp(cmd *cobra.Command, args []string, opts upOptions) error {
 		var ae *executor.ApplyError
 		if errors.As(err, &ae) {
 			reportApplyError(errOut, ae)
+			if ctx.Err() != nil {
+				return &exitError{code: 130} // interrupted
+			}
 			return &exitError{code: 1}
 		}
 		return err
@@ -346,17 +349,25 @@ func attachProject(ctx context.Context, out, errOut io.Writer, root string, st *
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
-	stopTimeout := time.Duration(opts.timeout) * time.Second
-	if opts.timeout < 0 {
-		stopTimeout = 10 * time.Second
+	// Each container stops with -t when given, else its service's
+	// stop_grace_period, else 10 s. Canceling ctx (a second Ctrl-C) makes
+	// every stop still in its grace period kill at once.
+	stopTimeout := func(service string) time.Duration {
+		if opts.timeout >= 0 {
+			return time.Duration(opts.timeout) * time.Second
+		}
+		if s := st.Services[service]; s != nil && s.StopGracePeriod > 0 {
+			return s.StopGracePeriod.Std()
+		}
+		return 10 * time.Second
 	}
-	stopAll := func(timeout time.Duration) {
+	stopAll := func(ctx context.Context) {
 		var swg sync.WaitGroup
 		for _, c := range cs {
 			swg.Add(1)
 			go func() {
 				defer swg.Done()
-				executor.StopContainer(context.Background(), root, c.ID, timeout)
+				executor.StopContainer(ctx, root, c.ID, stopTimeout(c.Service))
 			}()
 		}
 		swg.Wait()
@@ -371,14 +382,17 @@ loop:
 		case <-sigs:
 			interrupted, code = true, 130
 			fmt.Fprintln(errOut, "Gracefully stopping... (press Ctrl-C again to force)")
+			stopCtx, force := context.WithCancel(context.Background())
 			done := make(chan struct{})
-			go func() { stopAll(stopTimeout); close(done) }()
+			go func() { stopAll(stopCtx); close(done) }()
 			select {
 			case <-done:
 			case <-sigs:
-				stopAll(0)
+				fmt.Fprintln(errOut, "Killing...")
+				force()
 				<-done
 			}
+			force()
 			break loop
 		case <-tick.C:
 			running := 0
@@ -391,10 +405,13 @@ loop:
 					running++
 					continue
 				}
-				if opts.abortOnExit && (opts.exitCodeFrom == "" || opts.exitCodeFrom == c.Service) {
+				// Any container's exit aborts (as compose does); the code is
+				// that container's, or with --exit-code-from that service's
+				// (taken in the summary below).
+				if opts.abortOnExit {
 					fmt.Fprintf(errOut, "%s exited with code %d: aborting on container exit\n", c.Name, cst.ExitCode)
 					code = cst.ExitCode
-					stopAll(stopTimeout)
+					stopAll(context.Background())
 					break loop
 				}
 			}

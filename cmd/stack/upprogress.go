@@ -147,11 +147,25 @@ func reset(mode string) string {
 	return ""
 }
 
-// output is where build and commit output goes: the upProgress stream,
-// except in json mode.
+// output is where build and commit output goes: the progress stream,
+// through the lock (and under the status line on a terminal), except in
+// json mode.
 func (p *upProgress) output() io.Writer {
 	if p.mode == "json" {
 		return io.Discard
 	}
-	return p.w
+	return progressWriter{p}
+}
+
+type progressWriter struct{ p *upProgress }
+
+func (w progressWriter) Write(b []byte) (int, error) {
+	w.p.mu.Lock()
+	defer w.p.mu.Unlock()
+	w.p.clearStatus()
+	n, err := w.p.w.Write(b)
+	if w.p.mode == "tty" && len(b) > 0 && b[len(b)-1] == '\n' {
+		w.p.drawStatus()
+	}
+	return n, err
 }
