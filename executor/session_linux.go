@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/stack-dev/stack/layers"
 	"github.com/stack-dev/stack/planner"
 	"github.com/stack-dev/stack/spec"
 )
@@ -408,6 +409,42 @@ func clearInterruptedCreates(ctx context.Context, root, project string) error {
 		}
 		if names[id] != "" {
 			releaseName(root, names[id], id)
+		}
+	}
+	return nil
+}
+
+// Repull pulls again every image the stack's services run from a registry
+// (not the ones it builds or commits) when force is set or the service
+// says `pull_policy: always`, and records the ids: the plan that follows
+// replaces exactly the containers whose image moved (`up --pull always`).
+func (s *Session) Repull(ctx context.Context, desired *spec.Stack, force bool) error {
+	refs := map[string]bool{}
+	for _, svc := range desired.Services {
+		if svc.Image == "" || svc.Build != nil || desired.Images[svc.Image] != nil {
+			continue
+		}
+		if force || svc.PullPolicy == "always" {
+			refs[svc.Image] = true
+		}
+	}
+	for _, ref := range sortedKeys(refs) {
+		img, err := s.drv.store.Pull(ctx, ref, layers.RegistryOptions{})
+		if err != nil {
+			return fmt.Errorf("image %s: pull: %w", ref, err)
+		}
+		rec, err := ReadProjectRecord(s.root, s.project)
+		if errors.Is(err, fs.ErrNotExist) {
+			rec = &ProjectRecord{Version: RecordVersion, Project: s.project}
+		} else if err != nil {
+			return err
+		}
+		if rec.Images == nil {
+			rec.Images = map[string]*ImageRecord{}
+		}
+		rec.Images[ref] = &ImageRecord{ID: img.ID}
+		if err := WriteProjectRecord(s.root, rec); err != nil {
+			return err
 		}
 	}
 	return nil

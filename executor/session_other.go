@@ -55,3 +55,7 @@ func ObserveHost(ctx context.Context, root string, desired *spec.Stack) (*planne
 func (s *Session) Rebuild(ctx context.Context, desired *spec.Stack, digests map[string]string, out io.Writer) error {
 	return errors.ErrUnsupported
 }
+
+func (s *Session) Repull(ctx context.Context, desired *spec.Stack, force bool) error {
+	return errors.ErrUnsupported
+}

@@ -116,6 +116,11 @@ func runUp(cmd *cobra.Command, args []string, opts upOptions) error {
 			return err
 		}
 	}
+	if opts.pull != "never" {
+		if err := sess.Repull(ctx, st, opts.pull == "always"); err != nil {
+			return err
+		}
+	}
 	obs, err := sess.Observe(ctx, st)
 	if err != nil {
 		return err
