@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stack-dev/stack/internal/testenv"
 )
@@ -109,8 +110,15 @@ func TestLifecycleCommands(t *testing.T) {
 	if out := mustCLI(t, root, "ps"); !strings.Contains(out, "web") || !strings.Contains(out, "Up ") {
 		t.Fatalf("ps:\n%s", out)
 	}
-	if out := mustCLI(t, root, "logs", "web"); !strings.Contains(out, "hi\n") || !strings.Contains(out, "oops\n") {
-		t.Fatalf("logs: %q", out)
+	// The command may not have written both lines yet when start returns.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		out := mustCLI(t, root, "logs", "web")
+		if strings.Contains(out, "hi\n") && strings.Contains(out, "oops\n") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("logs: %q", out)
+		}
 	}
 	var insp []struct {
 		Name  string
