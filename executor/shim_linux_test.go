@@ -369,17 +369,23 @@ func TestDetachedHealthcheck(t *testing.T) {
 	if h.FailingStreak < 2 || len(h.Log) == 0 || h.Log[len(h.Log)-1].Output != "failing\n" || h.Log[len(h.Log)-1].ExitCode != 1 {
 		t.Fatalf("health %+v", h)
 	}
-	var actions []string
-	ReadEvents(context.Background(), root, EventOptions{Filter: EventFilter{"event": {EventHealthStatus}}}, func(e Event) error {
-		actions = append(actions, e.Actor.Attributes["name"]+" "+e.Action)
-		return nil
-	})
+	// The supervisor writes the state, then the event: wait (bounded) for
+	// the events too.
 	want := []string{good.Name + " health_status: healthy", bad.Name + " health_status: unhealthy"}
-	for _, w := range want {
-		if !strings.Contains(strings.Join(actions, "\n"), w) {
-			t.Fatalf("events %q lack %q", actions, w)
+	var actions []string
+	eventually(t, 5*time.Second, "health events", func() bool {
+		actions = nil
+		ReadEvents(context.Background(), root, EventOptions{Filter: EventFilter{"event": {EventHealthStatus}}}, func(e Event) error {
+			actions = append(actions, e.Actor.Attributes["name"]+" "+e.Action)
+			return nil
+		})
+		for _, w := range want {
+			if !strings.Contains(strings.Join(actions, "\n"), w) {
+				return false
+			}
 		}
-	}
+		return true
+	})
 }
 
 func TestDetachedLogRotation(t *testing.T) {
