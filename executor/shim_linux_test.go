@@ -57,6 +57,11 @@ func detachedRoot(t *testing.T) string {
 				t.Errorf("cleanup: %v", err)
 			}
 		}
+		// A supervisor that has recorded its container's end may take a
+		// moment to exit: give it a bounded time.
+		for deadline := time.Now().Add(3 * time.Second); len(shimsOf(root)) > 0 && time.Now().Before(deadline); {
+			time.Sleep(20 * time.Millisecond)
+		}
 		if pids := shimsOf(root); len(pids) > 0 {
 			for _, p := range pids {
 				unix.Kill(p, unix.SIGKILL)
