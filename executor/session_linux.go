@@ -156,6 +156,22 @@ func (s *Session) Down(ctx context.Context, opts DownOptions) error {
 			}()
 		}
 	}
+	// With a grace period, dependents stop before what they depend on
+	// (StopWaves), as compose does; the removals below then find them
+	// stopped. With none, everything goes at once.
+	if timeout > 0 {
+		for _, wave := range StopWaves(rec.Containers) {
+			var ww sync.WaitGroup
+			for _, c := range wave {
+				ww.Add(1)
+				go func() {
+					defer ww.Done()
+					s.drv.stopContainer(ctx, c, timeout) // a failure shows in the removal below
+				}()
+			}
+			ww.Wait()
+		}
+	}
 	for _, c := range rec.Containers {
 		wg.Add(1)
 		go func() {

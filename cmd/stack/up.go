@@ -366,16 +366,19 @@ func attachProject(ctx context.Context, out, errOut io.Writer, root string, st *
 		}
 		return 10 * time.Second
 	}
+	// Dependents stop first (executor.StopWaves), each wave in parallel.
 	stopAll := func(ctx context.Context) {
-		var swg sync.WaitGroup
-		for _, c := range cs {
-			swg.Add(1)
-			go func() {
-				defer swg.Done()
-				executor.StopContainer(ctx, root, c.ID, stopTimeout(c.Service))
-			}()
+		for _, wave := range executor.StopWaves(cs) {
+			var swg sync.WaitGroup
+			for _, c := range wave {
+				swg.Add(1)
+				go func() {
+					defer swg.Done()
+					executor.StopContainer(ctx, root, c.ID, stopTimeout(c.Service))
+				}()
+			}
+			swg.Wait()
 		}
-		swg.Wait()
 	}
 	code := 0
 	interrupted := false
