@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/stack-dev/stack/build"
 	"github.com/stack-dev/stack/layers"
 )
 
@@ -30,6 +31,7 @@ type imagesOptions struct {
 	format  string
 	quiet   bool
 	noTrunc bool
+	all     bool
 }
 
 func init() { registerCommand(newImagesCommand) }
@@ -47,6 +49,7 @@ func newImagesCommand() *cobra.Command {
 	cmd.Flags().StringVar(&opts.format, "format", "table", "output format: table or json")
 	cmd.Flags().BoolVarP(&opts.quiet, "quiet", "q", false, "only show image IDs")
 	cmd.Flags().BoolVar(&opts.noTrunc, "no-trunc", false, "show full image IDs")
+	cmd.Flags().BoolVarP(&opts.all, "all", "a", false, "show all images (default hides the untagged intermediate images of builds)")
 	return cmd
 }
 
@@ -104,6 +107,19 @@ func runImages(cmd *cobra.Command, opts imagesOptions, args []string) error {
 	imgs, err := store.Images()
 	if err != nil {
 		return err
+	}
+	if !opts.all {
+		// As docker without -a: a build step's image that no build
+		// returned and no tag names is not listed.
+		hide := build.IntermediateImages(store.Root())
+		kept := imgs[:0]
+		for _, img := range imgs {
+			if len(img.RepoTags) == 0 && hide[img.ID] {
+				continue
+			}
+			kept = append(kept, img)
+		}
+		imgs = kept
 	}
 	filter := ""
 	if len(args) == 1 {
