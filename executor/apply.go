@@ -618,10 +618,7 @@ func conditionWords(cond string) string {
 // imageRefOf is the image a service runs: its image: name, or the
 // project's default name for a build without one.
 func (a *applier) imageRefOf(s *spec.Service) string {
-	if s.Image != "" {
-		return s.Image
-	}
-	return a.plan.Project + "-" + s.Name
+	return planner.ImageName(a.desired, s)
 }
 
 // imageIDFor takes the id of an image the project records (made or pulled

@@ -2,6 +2,7 @@ package executor
 
 import (
 	"github.com/stack-dev/stack/build"
+	"github.com/stack-dev/stack/planner"
 	"github.com/stack-dev/stack/spec"
 )
 
@@ -32,11 +33,7 @@ func ContextDigests(desired *spec.Stack) map[string]string {
 		if s.Build == nil {
 			continue
 		}
-		key := s.Image
-		if key == "" {
-			key = desired.Name + "-" + s.Name
-		}
-		add(key, s.Build)
+		add(planner.ImageName(desired, s), s.Build)
 	}
 	return out
 }

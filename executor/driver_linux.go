@@ -220,11 +220,7 @@ func buildOf(desired *spec.Stack, name string) (*spec.Build, []string) {
 		if s.Build == nil {
 			continue
 		}
-		ref := s.Image
-		if ref == "" {
-			ref = desired.Name + "-" + s.Name
-		}
-		if ref == name {
+		if planner.ImageName(desired, s) == name {
 			return s.Build, append([]string{name}, s.Build.Tags...)
 		}
 	}

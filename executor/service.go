@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/stack-dev/stack/planner"
 	"github.com/stack-dev/stack/spec"
 )
 
@@ -244,10 +245,7 @@ func OneOff(root string, desired *spec.Stack, service string, command []string) 
 		one.Command = command
 	}
 	cs := &containerSpec{Project: desired.Name, Stack: desired, Service: &one, Number: 0,
-		Name: desired.Name + "-" + service + "-run-" + newID()[:12], ImageRef: s.Image, Networks: rec.Networks}
-	if cs.ImageRef == "" {
-		cs.ImageRef = desired.Name + "-" + service
-	}
+		Name: desired.Name + "-" + service + "-run-" + newID()[:12], ImageRef: planner.ImageName(desired, s), Networks: rec.Networks}
 	if target, ok := strings.CutPrefix(s.NetworkMode, "service:"); ok {
 		for _, c := range rec.Containers {
 			if c.Service == target {

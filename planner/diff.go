@@ -226,11 +226,7 @@ func (r imageRef) definition(projectDir string) Snapshot {
 
 func (d *differ) serviceImage(s *spec.Service) imageRef {
 	if s.Build != nil {
-		key := s.Image
-		if key == "" {
-			key = d.desired.Name + "-" + s.Name
-		}
-		return imageRef{key: key, build: s.Build}
+		return imageRef{key: ImageName(d.desired, s), build: s.Build}
 	}
 	if img, ok := d.desired.Images[s.Image]; ok {
 		return imageRef{key: s.Image, stack: img}
@@ -893,4 +889,14 @@ func compareService(c *ObservedContainer, s *spec.Service, want []byte, wantHash
 		return changes, rec.ConfigHash() != wantHash, nil
 	}
 	return nil, false, nil
+}
+
+// ImageName is the image a service runs: its image: name, or for a build
+// without one the project's default name, <project>-<service> (as
+// compose names it).
+func ImageName(desired *spec.Stack, s *spec.Service) string {
+	if s.Image != "" {
+		return s.Image
+	}
+	return desired.Name + "-" + s.Name
 }
