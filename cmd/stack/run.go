@@ -226,6 +226,13 @@ func runRun(cmd *cobra.Command, opts *runOptions) error {
 	t0 := time.Now()
 	attach := executor.AttachOptions{Foreground: true, Logger: logger,
 		Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr()}
+	// A kept container keeps its log, as docker's does (`stack logs`);
+	// an --rm one goes with its log, so it writes none.
+	var flog *executor.ForegroundLog
+	if !opts.Remove && !opts.TTY {
+		flog = executor.NewForegroundLog(root, opts.LogOpts, attach.Stdout, attach.Stderr)
+		attach.Stdout, attach.Stderr = flog.Stdout, flog.Stderr
+	}
 	if opts.Interactive {
 		attach.Stdin = cmd.InOrStdin()
 	}
@@ -235,6 +242,10 @@ func runRun(cmd *cobra.Command, opts *runOptions) error {
 	// The init process starts while the container is being created.
 	if attach.Early, err = executor.SpawnInit(root, &opts.RunOptions, attach); err != nil {
 		return startError(err)
+	}
+	if flog != nil {
+		flog.SetID(opts.ID)
+		defer flog.Close()
 	}
 	c, err := executor.CreateContainer(root, &opts.RunOptions, logger)
 	if err != nil {
