@@ -43,35 +43,8 @@ func TestMain(m *testing.M) {
 // from the host's static busybox (as scripts/busybox-image.sh makes it).
 func busyboxStore(t testing.TB) (string, *layers.Store) {
 	t.Helper()
-	bb, err := exec.LookPath("busybox")
-	if err != nil {
-		t.Fatal("busybox not installed: apt-get install busybox-static")
-	}
+	tarball := testenv.BusyboxTar(t)
 	tmp := t.TempDir()
-	rootfs := filepath.Join(tmp, "rootfs")
-	for _, d := range []string{"bin", "etc", "tmp", "root", "home", "proc", "sys", "dev"} {
-		if err := os.MkdirAll(filepath.Join(rootfs, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	os.Chmod(filepath.Join(rootfs, "tmp"), 0o1777)
-	b, err := os.ReadFile(bb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(rootfs, "bin/busybox"), b, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command("chroot", rootfs, "/bin/busybox", "--install", "-s", "/bin").CombinedOutput(); err != nil {
-		t.Fatalf("busybox --install: %v: %s", err, out)
-	}
-	os.WriteFile(filepath.Join(rootfs, "etc/passwd"), []byte("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\napp:x:1000:1000::/home/app:/bin/sh\n"), 0o644)
-	os.WriteFile(filepath.Join(rootfs, "etc/group"), []byte("root:x:0:\nnogroup:x:65534:\napp:x:1000:\n"), 0o644)
-	os.WriteFile(filepath.Join(rootfs, "etc/hosts"), []byte("127.0.0.1\tlocalhost\n"), 0o644)
-	tarball, err := exec.Command("tar", "-C", rootfs, "--numeric-owner", "-c", ".").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
 	root := filepath.Join(tmp, "state")
 	store, err := layers.Open(root)
 	if err != nil {

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -64,24 +63,8 @@ func exitCodeOf(err error) int {
 
 func TestLifecycleCommands(t *testing.T) {
 	testenv.RequirePrivileged(t)
-	bb, err := exec.LookPath("busybox")
-	if err != nil {
-		t.Fatal("busybox not installed: apt-get install busybox-static")
-	}
+	tarball := testenv.BusyboxTar(t)
 	tmp := t.TempDir()
-	rootfs := filepath.Join(tmp, "rootfs")
-	os.MkdirAll(filepath.Join(rootfs, "bin"), 0o755)
-	os.MkdirAll(filepath.Join(rootfs, "etc"), 0o755)
-	b, _ := os.ReadFile(bb)
-	os.WriteFile(filepath.Join(rootfs, "bin/busybox"), b, 0o755)
-	if out, err := exec.Command("chroot", rootfs, "/bin/busybox", "--install", "-s", "/bin").CombinedOutput(); err != nil {
-		t.Fatalf("busybox --install: %v %s", err, out)
-	}
-	os.WriteFile(filepath.Join(rootfs, "etc/passwd"), []byte("root:x:0:0:root:/root:/bin/sh\n"), 0o644)
-	tarball, err := exec.Command("tar", "-C", rootfs, "-c", ".").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
 	root := filepath.Join(tmp, "state")
 	if out, err := cli(t, root, bytes.NewReader(tarball), "import", "-", "busybox:latest"); err != nil {
 		t.Fatalf("import: %v %s", err, out)
