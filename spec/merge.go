@@ -12,33 +12,21 @@ import "strings"
 // ...) are turned into mappings first so that the list and mapping forms
 // merge with each other.
 
-// mergeTop merges the top level of over onto base.
+// mergeTop merges the top level of over onto base: the sections of named
+// entries entry by entry, everything else generically.
 func mergeTop(base, over *node) *node {
-	if base == nil || base.kind != mapNode || over.kind != mapNode || over.override {
+	if base == nil {
 		return over
 	}
-	out := shallowMap(base)
-	for i, k := range over.keys {
-		v := over.vals[i]
-		if v.reset {
-			out.del(k.value)
-			continue
-		}
-		bv := out.get(k.value)
-		if bv == nil {
-			out.set(k, v)
-			continue
-		}
-		switch k.value {
+	return mergeMaps(base, over, func(key string, b, o *node) *node {
+		switch key {
 		case "services":
-			out.set(out.keyNode(k.value), mergeEntries(bv, v, mergeService))
+			return mergeEntries(b, o, mergeService)
 		case "networks", "volumes", "configs", "secrets", "x-stack-images":
-			out.set(out.keyNode(k.value), mergeEntries(bv, v, mergeGeneric))
-		default:
-			out.set(out.keyNode(k.value), mergeGeneric(bv, v))
+			return mergeEntries(b, o, mergeGeneric)
 		}
-	}
-	return out
+		return mergeGeneric(b, o)
+	})
 }
 
 func (n *node) keyNode(key string) *node {
@@ -56,6 +44,13 @@ func shallowMap(n *node) *node {
 
 // mergeEntries merges two mappings of named entries (services, networks...).
 func mergeEntries(base, over *node, merge func(b, o *node) *node) *node {
+	return mergeMaps(base, over, func(_ string, b, o *node) *node { return merge(b, o) })
+}
+
+// mergeMaps merges two mappings key by key: !reset removes a key, a key
+// only in over is taken, a key in both is merged by merge. A non-mapping
+// or an !override over replaces base.
+func mergeMaps(base, over *node, merge func(key string, b, o *node) *node) *node {
 	if base.kind != mapNode || over.kind != mapNode || over.override {
 		return over
 	}
@@ -71,7 +66,7 @@ func mergeEntries(base, over *node, merge func(b, o *node) *node) *node {
 			out.set(k, v)
 			continue
 		}
-		out.set(out.keyNode(k.value), merge(bv, v))
+		out.set(out.keyNode(k.value), merge(k.value, bv, v))
 	}
 	return out
 }
@@ -82,20 +77,7 @@ func mergeGeneric(base, over *node) *node {
 	case over.override, base == nil, base.reset:
 		return over
 	case base.kind == mapNode && over.kind == mapNode:
-		out := shallowMap(base)
-		for i, k := range over.keys {
-			v := over.vals[i]
-			if v.reset {
-				out.del(k.value)
-				continue
-			}
-			if bv := out.get(k.value); bv != nil {
-				out.set(out.keyNode(k.value), mergeGeneric(bv, v))
-			} else {
-				out.set(k, v)
-			}
-		}
-		return out
+		return mergeEntries(base, over, mergeGeneric)
 	case base.kind == seqNode && over.kind == seqNode:
 		return appendUnique(base, over)
 	}
@@ -125,27 +107,13 @@ func appendUnique(base, over *node) *node {
 
 // mergeService merges two definitions of one service.
 func mergeService(base, over *node) *node {
-	if base.kind != mapNode || over.kind != mapNode || over.override {
-		return over
-	}
-	out := shallowMap(base)
-	for i, k := range over.keys {
-		v := over.vals[i]
-		if v.reset {
-			out.del(k.value)
-			continue
-		}
-		bv := out.get(k.value)
-		if bv == nil || v.override {
-			out.set(k, v)
-			continue
-		}
-		out.set(out.keyNode(k.value), mergeServiceKey(k.value, bv, v))
-	}
-	return out
+	return mergeMaps(base, over, mergeServiceKey)
 }
 
 func mergeServiceKey(key string, b, o *node) *node {
+	if o.override {
+		return o
+	}
 	switch key {
 	case "command", "entrypoint", "profiles":
 		return o
