@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	securejoin "github.com/cyphar/filepath-securejoin"
 	"io"
 	"io/fs"
 	"net/http"
@@ -342,48 +343,22 @@ func (ex *execution) writeCopy(ctx context.Context, w io.Writer, state *stageSta
 }
 
 // resolveIn resolves the symlinks of rel inside root, as a chroot at root
-// would: absolute targets start again at root, ".." never leaves it.
+// would (absolute targets start again at root, ".." never leaves it:
+// filepath-securejoin), and returns the result relative to root. A path
+// that does not exist is an error.
 func resolveIn(root, rel string) (string, error) {
-	parts := strings.Split(rel, "/")
-	cur := ""
-	for hops := 0; len(parts) > 0; {
-		p := parts[0]
-		parts = parts[1:]
-		switch p {
-		case "", ".":
-			continue
-		case "..":
-			if cur = path.Dir(cur); cur == "." {
-				cur = ""
-			}
-			continue
-		}
-		next := joinName(cur, p)
-		full := filepath.Join(root, filepath.FromSlash(next))
-		fi, err := os.Lstat(full)
-		if err != nil {
-			return "", err
-		}
-		if fi.Mode()&fs.ModeSymlink == 0 {
-			cur = next
-			continue
-		}
-		if hops++; hops > 40 {
-			return "", fmt.Errorf("%s: too many levels of symbolic links", rel)
-		}
-		target, err := os.Readlink(full)
-		if err != nil {
-			return "", err
-		}
-		if path.IsAbs(target) {
-			cur = ""
-		}
-		parts = append(strings.Split(target, "/"), parts...)
+	full, err := securejoin.SecureJoin(root, rel)
+	if err != nil {
+		return "", err
 	}
-	if cur == "" {
-		return ".", nil
+	if _, err := os.Lstat(full); err != nil {
+		return "", err
 	}
-	return cur, nil
+	r, err := filepath.Rel(root, full)
+	if err != nil {
+		return "", err
+	}
+	return filepath.ToSlash(r), nil
 }
 
 // tarCopier writes the entries of a COPY layer.
